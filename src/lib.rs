@@ -1,0 +1,47 @@
+//! feedwall: a threat-list DNS appliance.
+//!
+//! IP reputation lists are published as DNS names carrying many A/AAAA
+//! records, so any firewall that can resolve a hostname in a rule can block
+//! a whole list.
+//!
+//! Crate map, by role:
+//!
+//! - **Lists in**: [`lists`] (plain list files, expansion of prefixes into
+//!   hosts), [`demo`] (the embedded demo lists).
+//! - **Snapshot** (the only contract between planes): [`snapshot`] builds
+//!   (`SnapshotWriter`) and maps (`MappedSnapshot`) the immutable file the
+//!   responder serves; [`acl`] flattens device prefixes into the sorted
+//!   range table it carries; [`wire`] holds the DNS wire-format helpers.
+//! - **Serve**: [`responder`] (UDP recvmmsg/sendmmsg workers, TCP on tokio,
+//!   hot reload with arc-swap, the per-query path in `responder::query`),
+//!   [`metrics`] (per-thread counters).
+//! - **Edge**: [`cli`] (arguments validated into options), `bench_tools`
+//!   (hidden benchmark helpers: bare reflector, TCP load client).
+
+pub mod acl;
+pub mod bench_tools;
+pub mod cli;
+pub mod demo;
+pub mod inspect;
+pub mod lists;
+pub mod metrics;
+pub mod responder;
+pub mod snapshot;
+pub mod wire;
+
+/// Entry point of the `feedwall` binary: logging, arguments, errors.
+pub fn run_cli() -> std::process::ExitCode {
+    use clap::Parser;
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("FEEDWALL_LOG").unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = cli::Cli::parse();
+    match cli::run(cli) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("feedwall: error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
