@@ -9,3 +9,4 @@ mod harness;
 mod query_path;
 mod reload;
 mod resolver;
+mod tcp;
