@@ -7,6 +7,7 @@
 //! that stop reading, and a connection cap refuses new connections beyond
 //! it: a slow or hostile client holds only its own task.
 
+use std::io::IoSlice;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,7 +17,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 
-use super::query::{respond, Transport};
+use super::query::{respond_split, Transport};
 use crate::acl::canonical_source;
 use crate::metrics::{Counter, Counters, Tally};
 use crate::snapshot::MappedSnapshot;
@@ -75,6 +76,21 @@ pub async fn serve(listener: TcpListener, current: Arc<ArcSwap<MappedSnapshot>>,
     }
 }
 
+/// Answers whose RRset is at least this large are written straight from the
+/// mapped snapshot (`writev`), not copied into the output buffer.
+const SPLIT_AT: usize = 2048;
+/// Most slices handed to one `writev` (below IOV_MAX = 1024).
+const MAX_SLICES: usize = 512;
+
+/// One answer in the output batch: `out[start..head_end]`, then `middle`
+/// from the snapshot, then `out[head_end..end]`.
+struct Piece<'s> {
+    start: usize,
+    head_end: usize,
+    middle: &'s [u8],
+    end: usize,
+}
+
 async fn connection(mut stream: TcpStream, peer: SocketAddr, current: Arc<ArcSwap<MappedSnapshot>>, counters: &Counters, limits: TcpLimits) {
     let _ = stream.set_nodelay(true);
     let src = canonical_source(peer.ip());
@@ -83,40 +99,66 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, current: Arc<ArcSwa
     let mut out: Vec<u8> = Vec::new();
     let mut tally = Tally::default();
     'conn: loop {
-        // Answer every complete query in the buffer.
+        // Answer every complete query in the buffer. The snapshot is held
+        // (one Arc per batch) until the batch is written, since large
+        // answers are written from its mapping.
+        let snapshot = current.load_full();
+        let snap = snapshot.get();
+        let mut pieces: Vec<Piece<'_>> = Vec::new();
         let mut fill = 0usize;
-        {
-            let guard = current.load();
-            let snap = guard.get();
-            while end - start >= 2 {
-                let mlen = u16::from_be_bytes([rbuf[start], rbuf[start + 1]]) as usize;
-                if mlen == 0 {
-                    break 'conn;
-                }
-                if end - start < 2 + mlen {
-                    break;
-                }
-                if out.len() < fill + 2 + MAX_MESSAGE {
-                    out.resize(fill + 2 + MAX_MESSAGE, 0);
-                }
-                let q = &rbuf[start + 2..start + 2 + mlen];
-                let o = respond(snap, src, q, &mut out[fill + 2..fill + 2 + MAX_MESSAGE], Transport::Tcp);
-                tally.bump(Counter::Queries);
-                tally.bump(Counter::Tcp);
-                tally.bump(Counter::Outcome(o.kind));
-                start += 2 + mlen;
-                if o.len > 0 {
-                    out[fill..fill + 2].copy_from_slice(&(o.len as u16).to_be_bytes());
-                    fill += 2 + o.len;
-                }
-                if fill >= FLUSH_AT {
-                    break;
-                }
+        let mut pending = 0usize;
+        let mut closing = false;
+        while end - start >= 2 {
+            let mlen = u16::from_be_bytes([rbuf[start], rbuf[start + 1]]) as usize;
+            if mlen == 0 {
+                closing = true;
+                break;
+            }
+            if end - start < 2 + mlen {
+                break;
+            }
+            if out.len() < fill + 2 + MAX_MESSAGE {
+                out.resize(fill + 2 + MAX_MESSAGE, 0);
+            }
+            let q = &rbuf[start + 2..start + 2 + mlen];
+            let (o, split) = respond_split(snap, src, q, &mut out[fill + 2..fill + 2 + MAX_MESSAGE], Transport::Tcp, SPLIT_AT);
+            tally.bump(Counter::Queries);
+            tally.bump(Counter::Tcp);
+            tally.bump(Counter::Outcome(o.kind));
+            start += 2 + mlen;
+            if o.len > 0 {
+                out[fill..fill + 2].copy_from_slice(&(o.len as u16).to_be_bytes());
+                let (head, middle) = match split {
+                    Some(s) => (s.head, s.middle),
+                    None => (o.len, &[][..]),
+                };
+                let in_out = o.len - middle.len();
+                pieces.push(Piece { start: fill, head_end: fill + 2 + head, middle, end: fill + 2 + in_out });
+                fill += 2 + in_out;
+                pending += 2 + o.len;
+            }
+            if pending >= FLUSH_AT || pieces.len() * 3 >= MAX_SLICES {
+                break;
             }
         }
         tally.flush_into(counters);
-        if fill > 0 {
-            match tokio::time::timeout(limits.write_timeout, stream.write_all(&out[..fill])).await {
+        if !pieces.is_empty() {
+            let mut slices: Vec<IoSlice<'_>> = Vec::with_capacity(pieces.len() * 3);
+            // Adjacent regions of `out` (answers without a middle) coalesce.
+            let mut run_start = pieces[0].start;
+            for p in &pieces {
+                if p.middle.is_empty() {
+                    continue;
+                }
+                slices.push(IoSlice::new(&out[run_start..p.head_end]));
+                slices.push(IoSlice::new(p.middle));
+                run_start = p.head_end;
+            }
+            let last_end = pieces.last().map(|p| p.end).unwrap_or(run_start);
+            if last_end > run_start {
+                slices.push(IoSlice::new(&out[run_start..last_end]));
+            }
+            match tokio::time::timeout(limits.write_timeout, write_all_vectored(&mut stream, &mut slices)).await {
                 Ok(Ok(())) => {}
                 Ok(Err(_)) => break,
                 Err(_) => {
@@ -124,12 +166,17 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, current: Arc<ArcSwa
                     break;
                 }
             }
-            if end - start >= 2 {
-                // More complete queries may be waiting (flushed early).
-                let mlen = u16::from_be_bytes([rbuf[start], rbuf[start + 1]]) as usize;
-                if end - start >= 2 + mlen {
-                    continue;
-                }
+        }
+        drop(pieces);
+        drop(snapshot);
+        if closing {
+            break 'conn;
+        }
+        if end - start >= 2 {
+            // More complete queries may be waiting (flushed early).
+            let mlen = u16::from_be_bytes([rbuf[start], rbuf[start + 1]]) as usize;
+            if end - start >= 2 + mlen {
+                continue;
             }
         }
         // Make room: move the partial message to the front, grow to fit it.
@@ -158,4 +205,16 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, current: Arc<ArcSwa
     }
     tally.flush_into(counters);
     let _ = stream.shutdown().await;
+}
+
+/// `write_all` for a list of slices.
+async fn write_all_vectored(stream: &mut TcpStream, mut slices: &mut [IoSlice<'_>]) -> std::io::Result<()> {
+    while !slices.is_empty() {
+        let n = stream.write_vectored(slices).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        IoSlice::advance_slices(&mut slices, n);
+    }
+    Ok(())
 }

@@ -210,6 +210,9 @@ fn check_invariants(s: &ArchivedSnapshot) -> Result<(), LoadError> {
     if s.soa_negative.len() < 10 || s.soa_negative.len() > 600 {
         return bad("negative SOA record malformed".into());
     }
+    if s.soa_negative_apex_ptrs.len() > 2 || s.soa_negative_apex_ptrs.iter().any(|p| p.to_native() as usize + 2 > s.soa_negative.len()) {
+        return bad("negative SOA pointer offsets out of range".into());
+    }
     let v4 = s.acl_v4_starts.len();
     let v6 = s.acl_v6_starts.len();
     if s.acl_v4_ends.len() != v4 || s.acl_v4_devices.len() != v4 || s.acl_v6_ends.len() != v6 || s.acl_v6_devices.len() != v6 {

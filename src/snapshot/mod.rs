@@ -104,6 +104,10 @@ pub struct Snapshot {
     /// owner: TYPE CLASS TTL RDLENGTH RDATA. The responder prepends a pointer
     /// to the apex inside the question.
     pub soa_negative: Vec<u8>,
+    /// Offsets in `soa_negative` of 2-octet compression pointers to the apex
+    /// (inside MNAME and RNAME), patched per query to point at the apex
+    /// within the question: a negative answer is as small as NSD's.
+    pub soa_negative_apex_ptrs: Vec<u16>,
     /// All names in canonical order.
     pub names: Vec<NameEntry>,
     /// Open-addressing index: slot = `name_hash & (len-1)`, linear probing,

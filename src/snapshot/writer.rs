@@ -331,14 +331,35 @@ impl SnapshotWriter {
         accounts.sort_by_key(|a| a.id);
 
         let neg_ttl = z.ttl.min(z.negative_ttl);
+        // Negative SOA with MNAME/RNAME compressed against the apex: the
+        // responder writes the apex's offset in the question into each
+        // placeholder pointer.
+        let mut rdata = Vec::new();
+        let mut ptrs = Vec::new();
+        let mname = z.nameservers.first().map(|n| n.0.clone()).unwrap_or_else(|| apex.clone());
+        for name in [&mname, &z.hostmaster] {
+            match relative_to_apex(name, &apex) {
+                Some(prefix) => {
+                    rdata.extend_from_slice(prefix);
+                    // 10 = TYPE, CLASS, TTL, RDLENGTH before the RDATA.
+                    ptrs.push((10 + rdata.len()) as u16);
+                    rdata.extend_from_slice(&[0xC0, 0x00]);
+                }
+                None => rdata.extend_from_slice(name),
+            }
+        }
+        for v in [self.serial, z.refresh, z.retry, z.expire, z.negative_ttl] {
+            rdata.extend_from_slice(&v.to_be_bytes());
+        }
         let mut soa_negative = Vec::new();
-        wire::push_rr_tail(&mut soa_negative, rtype::SOA, neg_ttl, &soa);
+        wire::push_rr_tail(&mut soa_negative, rtype::SOA, neg_ttl, &rdata);
 
         Ok(Snapshot {
             serial: self.serial,
             created_unix: self.created_unix,
             zone: apex,
             soa_negative,
+            soa_negative_apex_ptrs: ptrs,
             names: entries,
             index,
             acl_v4_starts: tables.v4.starts.iter().map(|&s| s as u32).collect(),
@@ -387,6 +408,15 @@ pub fn encode(snap: &Snapshot) -> Result<Vec<u8>, BuildError> {
 /// Writes `bytes` to `path` atomically, as a `BuildError`.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), BuildError> {
     super::write_atomic_file(path, bytes).map_err(|source| BuildError::Io { path: path.to_path_buf(), source })
+}
+
+/// The labels of `name` before `apex` (without the root), if `name` is at or
+/// below `apex`.
+fn relative_to_apex<'a>(name: &'a [u8], apex: &[u8]) -> Option<&'a [u8]> {
+    if !wire::is_at_or_below(name, apex) {
+        return None;
+    }
+    Some(&name[..name.len() - apex.len()])
 }
 
 fn rrset(rtype: u16, count: u16, wire: Vec<u8>) -> RRset {
