@@ -235,20 +235,14 @@ impl SnapshotWriter {
                     continue;
                 }
                 if !a.is_empty() {
-                    let mut w = Vec::with_capacity(a.len() * 16);
-                    for h in a {
-                        wire::push_rr_at_qname(&mut w, rtype::A, z.ttl, &h.to_be_bytes());
-                    }
-                    check_size(&chunk_name, w.len())?;
-                    add_rrset(&mut names, &chunk_name, spec.audience, rrset(rtype::A, a.len() as u16, w))?;
+                    let set = host_rrset(rtype::A, z.ttl, a.iter().map(|h| h.to_be_bytes()));
+                    check_size(&chunk_name, set.wire.len())?;
+                    add_rrset(&mut names, &chunk_name, spec.audience, set)?;
                 }
                 if !aaaa.is_empty() {
-                    let mut w = Vec::with_capacity(aaaa.len() * 28);
-                    for h in aaaa {
-                        wire::push_rr_at_qname(&mut w, rtype::AAAA, z.ttl, &h.to_be_bytes());
-                    }
-                    check_size(&chunk_name, w.len())?;
-                    add_rrset(&mut names, &chunk_name, spec.audience, rrset(rtype::AAAA, aaaa.len() as u16, w))?;
+                    let set = host_rrset(rtype::AAAA, z.ttl, aaaa.iter().map(|h| h.to_be_bytes()));
+                    check_size(&chunk_name, set.wire.len())?;
+                    add_rrset(&mut names, &chunk_name, spec.audience, set)?;
                 }
             }
             let txt = wire::txt_rdata(&[
@@ -417,6 +411,16 @@ fn relative_to_apex<'a>(name: &'a [u8], apex: &[u8]) -> Option<&'a [u8]> {
         return None;
     }
     Some(&name[..name.len() - apex.len()])
+}
+
+/// An A or AAAA RRset of host addresses (network byte order).
+fn host_rrset<const N: usize>(rtype: u16, ttl: u32, hosts: impl ExactSizeIterator<Item = [u8; N]>) -> RRset {
+    let count = hosts.len();
+    let mut w = Vec::with_capacity(count * (12 + N));
+    for h in hosts {
+        wire::push_rr_at_qname(&mut w, rtype, ttl, &h);
+    }
+    rrset(rtype, count as u16, w)
 }
 
 fn rrset(rtype: u16, count: u16, wire: Vec<u8>) -> RRset {
