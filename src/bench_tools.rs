@@ -147,7 +147,7 @@ fn reflect_loop(sock: UdpSocket) {
             h.msg_iovlen = 1;
         }
         // SAFETY: msgs point into live buffers owned by this frame.
-        let n = unsafe { libc::recvmmsg(fd, msgs.as_mut_ptr(), B as u32, libc::MSG_WAITFORONE, std::ptr::null_mut()) };
+        let n = unsafe { libc::recvmmsg(fd, msgs.as_mut_ptr(), B as u32, libc::MSG_WAITFORONE as _, std::ptr::null_mut()) };
         if n <= 0 {
             continue;
         }

@@ -118,6 +118,10 @@ pub struct DnsArgs {
     /// Most simultaneous TCP connections.
     #[arg(long, default_value_t = responder::tcp::DEFAULT_MAX_CONNECTIONS)]
     pub tcp_max_connections: usize,
+    /// UDP I/O: batched recvmmsg/sendmmsg, or io_uring (multishot receive,
+    /// provided buffers; falls back to recvmmsg where unavailable).
+    #[arg(long, value_enum, default_value_t = responder::UdpIo::default())]
+    pub udp_io: responder::UdpIo,
 }
 
 #[derive(Args, Debug)]
@@ -164,6 +168,7 @@ impl DnsArgs {
                 max_connections: self.tcp_max_connections,
                 ..TcpLimits::default()
             },
+            udp_io: self.udp_io,
         })
     }
 }
@@ -300,6 +305,7 @@ fn up(args: UpArgs) -> anyhow::Result<()> {
         stats_file: Some(args.data.join("dns-stats.json")),
         tcp_idle_timeout: responder::tcp::DEFAULT_IDLE_TIMEOUT.as_secs(),
         tcp_max_connections: responder::tcp::DEFAULT_MAX_CONNECTIONS,
+        udp_io: responder::UdpIo::default(),
     }
     .validate()?;
     responder::run(opts)

@@ -13,6 +13,7 @@ pub mod query;
 pub mod reload;
 pub mod tcp;
 pub mod udp;
+pub mod uring;
 
 use std::net::{SocketAddr, TcpListener as StdTcpListener, UdpSocket};
 use std::path::PathBuf;
@@ -43,6 +44,19 @@ pub struct DnsOptions {
     pub ready_file: Option<PathBuf>,
     pub stats_file: Option<PathBuf>,
     pub tcp: tcp::TcpLimits,
+    pub udp_io: UdpIo,
+}
+
+/// How UDP workers receive and send (`--udp-io`). recvmmsg is the default:
+/// it measured ~6% less CPU per query than io_uring here (see `uring.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum UdpIo {
+    /// Blocking socket, batched recvmmsg/sendmmsg (`udp.rs`).
+    #[default]
+    Recvmmsg,
+    /// io_uring: multishot receive into a provided-buffer ring, batched
+    /// SendMsg (`uring.rs`); falls back to recvmmsg where unavailable.
+    Uring,
 }
 
 /// Bound sockets of one listen address.
@@ -119,6 +133,16 @@ pub fn run(opts: DnsOptions) -> anyhow::Result<()> {
         .build()
         .context("cannot start the TCP runtime")?;
 
+    let udp_io = match opts.udp_io {
+        UdpIo::Uring => match uring::probe() {
+            Ok(()) => UdpIo::Uring,
+            Err(e) => {
+                tracing::warn!(error = %e, "io_uring unusable here; UDP uses recvmmsg");
+                UdpIo::Recvmmsg
+            }
+        },
+        other => other,
+    };
     let addrs: Vec<SocketAddr> = bound.iter().map(|b| b.addr).collect();
     let mut tcp_listeners = Vec::new();
     for b in bound {
@@ -127,7 +151,10 @@ pub fn run(opts: DnsOptions) -> anyhow::Result<()> {
             let counters = metrics.register();
             std::thread::Builder::new()
                 .name(format!("feedwall-udp-{i}"))
-                .spawn(move || udp::run_worker(sock, current, counters))
+                .spawn(move || match udp_io {
+                    UdpIo::Recvmmsg => udp::run_worker(sock, current, counters),
+                    UdpIo::Uring => uring::run_worker(sock, current, counters),
+                })
                 .context("cannot start a UDP worker")?;
         }
         tcp_listeners.push(b.tcp);
@@ -148,7 +175,7 @@ pub fn run(opts: DnsOptions) -> anyhow::Result<()> {
             tokio::spawn(tcp::serve(listener, serving.clone(), tcp_counters.clone(), limits, slots.clone()));
         }
         let listen: Vec<String> = addrs.iter().map(|a| a.to_string()).collect();
-        tracing::info!(serial, listen = ?listen, workers = opts.workers, "responder serving");
+        tracing::info!(serial, listen = ?listen, workers = opts.workers, ?udp_io, "responder serving");
         if let Some(path) = &opts.ready_file {
             let ready = serde_json::json!({ "listen": listen, "serial": serial, "pid": std::process::id() });
             crate::snapshot::write_atomic_file(path, ready.to_string().as_bytes())?;

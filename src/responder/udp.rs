@@ -93,7 +93,7 @@ pub fn run_worker(socket: UdpSocket, current: Arc<ArcSwap<MappedSnapshot>>, coun
         }
         // SAFETY: rx_msgs holds BATCH initialised headers whose buffers and
         // names point into `ring`, alive and unaliased for the call.
-        let n = unsafe { libc::recvmmsg(fd, ring.rx_msgs.as_mut_ptr(), BATCH as libc::c_uint, libc::MSG_WAITFORONE, std::ptr::null_mut()) };
+        let n = unsafe { libc::recvmmsg(fd, ring.rx_msgs.as_mut_ptr(), BATCH as libc::c_uint, libc::MSG_WAITFORONE as _, std::ptr::null_mut()) };
         if n <= 0 {
             let err = std::io::Error::last_os_error();
             match err.raw_os_error() {
