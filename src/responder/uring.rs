@@ -21,13 +21,14 @@
 //!   refreshes its `arc_swap::Cache`, so an idle worker drops a replaced
 //!   snapshot within about a second (as the recvmmsg path does with
 //!   SO_RCVTIMEO). A timeout SQE costs one completion a second; a timeout
-//!   on every wait (EXT_ARG) armed an hrtimer per sleep, measurably dearer.
+//!   on every wait (EXT_ARG, tried first) arms an hrtimer on every sleep,
+//!   which showed up in profiles.
 //! - Counters: the same per-thread counters, bumped the same way, as
 //!   `udp.rs`.
 //!
 //! Measured here (loopback, dnsperf, one worker pinned, small TXT answers,
-//! rounds alternating with recvmmsg): ~6% more server CPU per query than
-//! the recvmmsg loop. The kernel's UDP path (socket locks, waking the
+//! rounds alternating with recvmmsg): 6-12% fewer queries per server
+//! CPU-second than the recvmmsg loop, in every round. The kernel's UDP path (socket locks, waking the
 //! client, copies) is ~85% of the cost either way, and per-request io_uring
 //! work (SENDMSG prep and msghdr import, completions) outweighs the system
 //! calls it saves at the ~20 datagrams per call both loops reach. So
