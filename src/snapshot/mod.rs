@@ -50,7 +50,7 @@ use rkyv::{Archive, Deserialize, Serialize};
 /// File magic.
 pub const MAGIC: [u8; 8] = *b"FWSNAP\r\n";
 /// Current archive layout version; a different value is refused on load.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 /// Header size; keeps the archive 16-byte aligned inside a mapping.
 pub const HEADER_LEN: usize = 64;
 /// Audience of names every ACL device may see (the basic lookups).
