@@ -6,8 +6,9 @@
 //!
 //! Crate map, by role:
 //!
-//! - **Lists in**: [`lists`] (plain list files, expansion of prefixes into
-//!   hosts), [`demo`] (the embedded demo lists).
+//! - **Lists in**: [`feeds`] (threat-feed parsers, one file per format,
+//!   `Format::Auto` detection, `feeds parse`), [`lists`] (plain list files,
+//!   expansion of prefixes into hosts), [`demo`] (the embedded demo lists).
 //! - **Snapshot** (the only contract between planes): [`snapshot`] builds
 //!   (`SnapshotWriter`) and maps (`MappedSnapshot`) the immutable file the
 //!   responder serves; [`acl`] flattens device prefixes into the sorted
@@ -22,6 +23,7 @@ pub mod acl;
 pub mod bench_tools;
 pub mod cli;
 pub mod demo;
+pub mod feeds;
 pub mod inspect;
 pub mod lists;
 pub mod metrics;

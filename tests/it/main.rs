@@ -5,6 +5,7 @@
 mod accounts;
 mod cli;
 mod clients;
+mod feeds_parse;
 mod harness;
 mod query_path;
 mod reload;
