@@ -124,27 +124,8 @@ fuzz_target!(|data: &[u8]| {
         std::fs::write(path, &bytes).expect("write FEEDWALL_FUZZ_DUMP");
     }
     let Ok(snap) = MappedSnapshot::from_bytes(&bytes) else { return };
-    if known_issue(snap.get()) && std::env::var_os("FEEDWALL_FUZZ_STRICT").is_none() {
-        return;
-    }
     exercise(snap.get());
 });
-
-/// Snapshots that trip a known, reported product bug, skipped so the run
-/// keeps exploring (set FEEDWALL_FUZZ_STRICT=1 to run them anyway; see
-/// fuzz/README.md and fuzz/regressions/): the loader accepts RRsets whose
-/// `additional_count` is 65535 or whose `count + rrsig_count` exceeds 65535,
-/// and `responder::query` adds to them in u16 (`ar = additional_count +
-/// edns`, `an = count + rrsig_count`): a panic with overflow checks, a wrong
-/// header count without.
-fn known_issue(s: &ArchivedSnapshot) -> bool {
-    s.names.iter().any(|e| {
-        e.rrsets.iter().any(|r| {
-            r.additional_count.to_native() == u16::MAX
-                || r.count.to_native() as u32 + r.rrsig_count.to_native() as u32 > u16::MAX as u32
-        })
-    })
-}
 
 fn exercise(s: &ArchivedSnapshot) {
     // Sources: the fixture's devices, one outside, and the first address of

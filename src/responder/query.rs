@@ -394,6 +394,12 @@ impl<'s> Writer<'_, 's> {
     /// Header + question (+ OPT), no records.
     #[inline]
     fn empty(&mut self, query: &[u8], question: &[u8], rc: u8, ext_rcode: u8, kind: Kind, truncated: bool) -> Outcome {
+        if HEADER_LEN + self.question_len + self.opt_len() > self.out.len() {
+            // The caller's buffer cannot even hold the question: header only.
+            let mut o = header_only(query, self.out, rc, kind);
+            o.truncated = truncated;
+            return o;
+        }
         let aa = rc == rcode::NOERROR || rc == rcode::NXDOMAIN;
         let ar = self.edns.present as u16;
         self.header(query, aa, truncated, rc, 0, 0, ar);

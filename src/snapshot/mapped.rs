@@ -205,6 +205,13 @@ fn check_invariants(s: &ArchivedSnapshot) -> Result<(), LoadError> {
             if r.wire.len() + r.rrsig_wire.len() + r.additional.len() > wire::MAX_MESSAGE {
                 return bad(format!("RRset at {} exceeds a DNS message", wire::NameDisplay(&e.name)));
             }
+            // Section counts are added to each other (and to OPT) per query:
+            // they must fit 16 bits together. Each record is at least 11
+            // octets, so a count above the bytes it claims is a lie.
+            let (an, sig, ad) = (r.count.to_native() as usize, r.rrsig_count.to_native() as usize, r.additional_count.to_native() as usize);
+            if an + sig >= 0xFFFF || ad >= 0xFFFF || an * 11 > r.wire.len() || sig * 11 > r.rrsig_wire.len() || ad * 11 > r.additional.len() {
+                return bad(format!("RRset counts at {} do not match its records", wire::NameDisplay(&e.name)));
+            }
         }
     }
     if s.soa_negative.len() < 10 || s.soa_negative.len() > 600 {

@@ -178,3 +178,40 @@ fn every_truncation_point_of_a_query_is_handled() {
         }
     }
 }
+
+/// Regression (fuzz `query_short_out`): a buffer too short for the question
+/// gets a header-only answer, never a panic.
+#[test]
+fn regression_issue2_short_output_buffer_never_panics() {
+    let s = snapshot();
+    let input = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/regressions/query_short_out-question-overruns-out.bin")).unwrap();
+    let out_len = u16::from_be_bytes([input[0], input[1]]) as usize;
+    let q = &input[2..];
+    for len in [12usize, 20, 23, out_len, 100, 512] {
+        let mut out = vec![0u8; len];
+        for t in [Transport::Udp, Transport::Tcp] {
+            let o = respond(s.get(), SRC.parse().unwrap(), q, &mut out, t);
+            assert!(o.len <= len);
+        }
+    }
+}
+
+/// Regression (fuzz `snapshot_load`): a snapshot whose record counts
+/// overflow 16 bits (checksum recomputed) is refused at load.
+#[test]
+fn regression_issue2_snapshot_with_overflowing_counts_is_refused() {
+    for (field, value) in [("additional", 0xFFFFu16), ("answer", 0xFFFF), ("answer", 5000)] {
+        let mut w = SnapshotWriter::new(ZoneSettings::new("feedwall.internal").unwrap(), 1);
+        w.devices.push(DeviceSpec { name: "d".into(), account: 0, prefixes: vec!["127.0.0.1/32".parse().unwrap()] });
+        let mut snap = w.build().unwrap();
+        let ns = snap.names[0].rrsets.iter_mut().find(|r| r.rtype == 2).unwrap();
+        match field {
+            "additional" => ns.additional_count = value,
+            _ => ns.count = value,
+        }
+        // `encode` recomputes length and checksum: only the invariant checks
+        // stand between these counts and the query path.
+        let err = MappedSnapshot::from_bytes(&encode(&snap).unwrap()).err().expect("refused");
+        assert!(err.to_string().contains("counts"), "{field}={value}: {err}");
+    }
+}
