@@ -22,6 +22,7 @@
 pub mod acl;
 pub mod bench_tools;
 pub mod cli;
+pub mod config;
 pub mod demo;
 pub mod feeds;
 pub mod inspect;

@@ -1,0 +1,34 @@
+//! Every default of the configuration file, one named constant each.
+
+/// Config file format version this build reads.
+pub const CONFIG_VERSION: &str = "v1";
+/// Data directory (snapshot, archive database, state).
+pub const DATA_DIR: &str = "feedwall-data";
+/// Responder listen address (UDP and TCP).
+pub const DNS_LISTEN: &str = "127.0.0.1:5353";
+/// Demo device registered by the embedded default.
+pub const DEMO_DEVICE: &str = "127.0.0.1/32";
+/// Fetch interval when a feed declares no update period: 2 hours.
+pub const FETCH_INTERVAL_SECS: u64 = 2 * 3600;
+/// Shortest fetch interval allowed, whatever a feed's period (politeness).
+pub const MIN_FETCH_INTERVAL_SECS: u64 = 5 * 60;
+/// Connect timeout of one fetch.
+pub const FETCH_CONNECT_TIMEOUT_SECS: u64 = 15;
+/// Total time one fetch may take, body included.
+pub const FETCH_TIMEOUT_SECS: u64 = 120;
+/// Largest feed body accepted (64 MiB).
+pub const FETCH_MAX_BYTES: u64 = 64 << 20;
+/// Attempts per fetch before the feed is marked failed until its next turn.
+pub const FETCH_RETRIES: u32 = 3;
+/// Feeds fetched at the same time.
+pub const FETCH_CONCURRENCY: usize = 4;
+/// Sanity gate: hold back a version that shrinks by more than this share.
+pub const GATE_MAX_SHRINK: f64 = 0.5;
+/// Sanity gate: hold back a version with a larger share of bad records.
+pub const GATE_MAX_BAD_SHARE: f64 = 0.2;
+/// Sanity gate: shortest IPv4 prefix a feed may list.
+pub const GATE_MIN_PREFIX_V4: u8 = 8;
+/// Sanity gate: shortest IPv6 prefix a feed may list.
+pub const GATE_MIN_PREFIX_V6: u8 = 32;
+/// Chunk names a list declares when its config says nothing.
+pub const LIST_CAPACITY: u32 = 8;
