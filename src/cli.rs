@@ -27,12 +27,22 @@ pub enum Command {
     Snapshot(SnapshotCmd),
     /// Run the authoritative DNS responder on a snapshot.
     Dns(DnsArgs),
+    /// Feed tools (try a feed's format before adding it).
+    #[command(subcommand)]
+    Feeds(FeedsCmd),
     /// Run feedwall on the embedded demo: builds a snapshot from the demo
     /// lists shipped in the binary and serves it.
     Up(UpArgs),
     /// Benchmark helpers (bare reflector, TCP load client).
     #[command(subcommand, hide = true)]
     Bench(crate::bench_tools::BenchCmd),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum FeedsCmd {
+    /// Parse a feed file and print its canonical entries (`network/prefix`,
+    /// one per line), then a summary line on stderr.
+    Parse(crate::feeds::cli::ParseArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -270,6 +280,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Dns(args) => responder::run(args.validate()?),
+        Command::Feeds(FeedsCmd::Parse(args)) => args.run(),
         Command::Up(args) => up(args),
         Command::Bench(cmd) => crate::bench_tools::run(cmd),
     }

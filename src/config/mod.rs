@@ -444,6 +444,9 @@ impl Config {
             if !matches!(scheme.as_deref(), Some("http" | "https" | "ftp" | "file")) {
                 return Err(cx.err(fe.url.span(), "feed.url", format!("{url:?}: scheme must be http, https, ftp or file")));
             }
+            if crate::feeds::Format::from_name(fe.format.get_ref()).is_none() {
+                return Err(cx.err(fe.format.span(), "feed.format", format!("unknown format {:?} (known: {})", fe.format.get_ref(), crate::feeds::cli::format_names().join(", "))));
+            }
             let period = match &fe.period {
                 None => None,
                 Some(_) => Some(cx.duration(&fe.period, "feed.period", Duration::ZERO)?),
@@ -529,6 +532,7 @@ mod tests {
         assert!(e.contains("line 7: list.feeds") && e.contains("\"b\""), "{e}");
         assert!(err("[[device]]\nname = \"d\"\nprefixes = [\"1.2.3.4/40\"]\n").contains("line 3: device.prefixes"));
         assert!(err("catalog = [\"nope\"]").contains("no catalog feed"));
+        assert!(err("[[feed]]\nid = \"a\"\nurl = \"file:///x\"\nformat = \"xml-ish\"\n").contains("line 4: feed.format"));
     }
 
     #[test]
@@ -537,6 +541,13 @@ mod tests {
         assert_eq!(c.feeds[0].interval, Duration::from_secs(300), "5 min period, 5 min floor");
         assert_eq!(c.feeds[1].interval, Duration::from_secs(12 * 3600));
         assert_eq!(c.feeds[2].interval, Duration::from_secs(2 * 3600), "unknown period: 2 h");
+    }
+
+    #[test]
+    fn catalog_formats_are_known_parsers() {
+        for f in catalog::CATALOG {
+            assert!(crate::feeds::Format::from_name(f.format).is_some(), "{}: {}", f.id, f.format);
+        }
     }
 
     #[test]

@@ -107,3 +107,33 @@ fn up_serves_the_embedded_demo() {
 fn unsafe_kill(pid: u32) {
     Command::new("kill").arg("-TERM").arg(pid.to_string()).status().unwrap();
 }
+
+#[test]
+fn feeds_parse_prints_exactly_the_expected_entries_for_every_fixture() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/feeds");
+    let mut checked = 0;
+    for dir in std::fs::read_dir(&root).unwrap() {
+        let dir = dir.unwrap().path();
+        if !dir.is_dir() {
+            continue;
+        }
+        for file in std::fs::read_dir(&dir).unwrap() {
+            let file = file.unwrap().path();
+            if !file.is_file() {
+                continue;
+            }
+            let expected_path = dir.join("expected").join(format!("{}.json", file.file_name().unwrap().to_string_lossy()));
+            let expected: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&expected_path).unwrap()).unwrap();
+            let o = Command::new(bin()).args(["feeds", "parse", "--format", "auto"]).arg(&file).output().unwrap();
+            assert!(o.status.success(), "{}", file.display());
+            let got: Vec<String> = String::from_utf8(o.stdout).unwrap().lines().map(String::from).collect();
+            let want: Vec<String> = expected["entries"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
+            assert_eq!(got, want, "{}", file.display());
+            let err = String::from_utf8_lossy(&o.stderr);
+            let c = &expected["counts"];
+            assert!(err.contains(&format!("entries={}", c["entries"])) && err.contains(&format!("rejected={}", c["rejected"])) && err.contains(&format!("ignored={}", c["ignored"])), "{}: {err}", file.display());
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 20, "every feed fixture file");
+}
