@@ -23,6 +23,7 @@ pub mod acl;
 pub mod bench_tools;
 pub mod cli;
 pub mod config;
+pub mod control;
 pub mod demo;
 pub mod feeds;
 pub mod inspect;
