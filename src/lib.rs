@@ -9,6 +9,8 @@
 //! - **Lists in**: [`feeds`] (threat-feed parsers, one file per format,
 //!   `Format::Auto` detection, `feeds parse`), [`lists`] (plain list files,
 //!   expansion of prefixes into hosts), [`demo`] (the embedded demo lists).
+//! - **Feeds in**: [`fetch`] (a feed's bytes over http, https, ftp or file:
+//!   conditional requests, size cap, timeouts, retries with backoff).
 //! - **Snapshot** (the only contract between planes): [`snapshot`] builds
 //!   (`SnapshotWriter`) and maps (`MappedSnapshot`) the immutable file the
 //!   responder serves; [`acl`] flattens device prefixes into the sorted
@@ -26,6 +28,7 @@ pub mod config;
 pub mod control;
 pub mod demo;
 pub mod feeds;
+pub mod fetch;
 pub mod inspect;
 pub mod lists;
 pub mod metrics;

@@ -6,6 +6,7 @@ mod accounts;
 mod cli;
 mod clients;
 mod feeds_parse;
+mod fetch;
 mod harness;
 mod query_path;
 mod reload;
