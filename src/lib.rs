@@ -15,6 +15,8 @@
 //!   (`SnapshotWriter`) and maps (`MappedSnapshot`) the immutable file the
 //!   responder serves; [`acl`] flattens device prefixes into the sorted
 //!   range table it carries; [`wire`] holds the DNS wire-format helpers.
+//! - **Archive**: [`archive`] (every fetch and every feed version as entry
+//!   intervals in embedded SQLite; point-in-time lookups; Check IP).
 //! - **Serve**: [`responder`] (UDP recvmmsg/sendmmsg workers, TCP on tokio,
 //!   hot reload with arc-swap, the per-query path in `responder::query`),
 //!   [`metrics`] (per-thread counters).
@@ -22,6 +24,7 @@
 //!   (hidden benchmark helpers: bare reflector, TCP load client).
 
 pub mod acl;
+pub mod archive;
 pub mod bench_tools;
 pub mod cli;
 pub mod config;

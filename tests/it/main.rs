@@ -3,6 +3,7 @@
 //! installed by `tests/run-all.sh`; a missing tool fails the test loudly.
 
 mod accounts;
+mod archive;
 mod cli;
 mod clients;
 mod feeds_parse;
