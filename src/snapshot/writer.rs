@@ -129,6 +129,10 @@ pub struct SnapshotWriter {
     pub lists: Vec<ListSpec>,
     pub devices: Vec<DeviceSpec>,
     pub accounts: Vec<(u32, String)>,
+    /// Per list name: fetch time (Unix seconds) of the oldest feed version
+    /// it was built from, published in the list's TXT as an age so a
+    /// firewall admin can tell a stale list from a fresh one.
+    pub oldest_input: BTreeMap<String, u64>,
 }
 
 /// Per-name RRsets being assembled.
@@ -145,7 +149,7 @@ impl SnapshotWriter {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or(0);
-        SnapshotWriter { zone, serial, created_unix, lists: Vec::new(), devices: Vec::new(), accounts: Vec::new() }
+        SnapshotWriter { zone, serial, created_unix, lists: Vec::new(), devices: Vec::new(), accounts: Vec::new(), oldest_input: BTreeMap::new() }
     }
 
     /// Assembles the in-memory snapshot.
@@ -245,7 +249,7 @@ impl SnapshotWriter {
                     add_rrset(&mut names, &chunk_name, spec.audience, set)?;
                 }
             }
-            let txt = wire::txt_rdata(&[
+            let mut strings = vec![
                 format!("chunks={chunks}"),
                 format!("entries={}", entries.len()),
                 format!("v4={}", entries.v4_hosts.len()),
@@ -253,7 +257,12 @@ impl SnapshotWriter {
                 format!("wide={}", entries.v4_nets.len() + entries.v6_nets.len()),
                 format!("capacity={capacity}"),
                 format!("serial={}", self.serial),
-            ]);
+                format!("generated={}", rfc3339(self.created_unix)),
+            ];
+            if let Some(&oldest) = self.oldest_input.get(&spec.name.to_ascii_lowercase()) {
+                strings.push(format!("oldest-feed-age={}s", self.created_unix.saturating_sub(oldest)));
+            }
+            let txt = wire::txt_rdata(&strings);
             let mut w = Vec::new();
             wire::push_rr_at_qname(&mut w, rtype::TXT, z.ttl, &txt);
             add_rrset(&mut names, &list_name, spec.audience, rrset(rtype::TXT, 1, w))?;
@@ -413,6 +422,23 @@ fn relative_to_apex<'a>(name: &'a [u8], apex: &[u8]) -> Option<&'a [u8]> {
     Some(&name[..name.len() - apex.len()])
 }
 
+/// `YYYY-MM-DDTHH:MM:SSZ` for Unix seconds (proleptic Gregorian, UTC).
+pub fn rfc3339(unix: u64) -> String {
+    let days = (unix / 86_400) as i64;
+    let secs = unix % 86_400;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", secs / 3600, secs / 60 % 60, secs % 60)
+}
+
 /// An A or AAAA RRset of host addresses (network byte order).
 fn host_rrset<const N: usize>(rtype: u16, ttl: u32, hosts: impl ExactSizeIterator<Item = [u8; N]>) -> RRset {
     let count = hosts.len();
@@ -459,6 +485,16 @@ fn slice_chunk<T>(all: &[T], i: usize, per: usize) -> &[T] {
     let start = (i * per).min(all.len());
     let end = ((i + 1) * per).min(all.len());
     &all[start..end]
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rfc3339_dates() {
+        assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(super::rfc3339(1_795_851_859), "2026-11-28T07:44:19Z");
+        assert_eq!(super::rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+    }
 }
 
 fn check_size(name: &[u8], rrset_len: usize) -> Result<(), BuildError> {
