@@ -30,9 +30,13 @@ pub enum Command {
     /// Feed tools (try a feed's format before adding it).
     #[command(subcommand)]
     Feeds(FeedsCmd),
-    /// Run feedwall on the embedded demo: builds a snapshot from the demo
-    /// lists shipped in the binary and serves it.
+    /// Run the whole thing: responder and sidecar under one supervisor. With
+    /// no --config, runs the embedded demo (demo feeds shipped in the binary).
     Up(UpArgs),
+    /// Run the sidecar: fetch, parse, archive, publish snapshots.
+    Control(ControlArgs),
+    /// Which feeds list an address, now or at a past time, and its history.
+    CheckIp(CheckIpArgs),
     /// Benchmark helpers (bare reflector, TCP load client).
     #[command(subcommand, hide = true)]
     Bench(crate::bench_tools::BenchCmd),
@@ -136,15 +140,43 @@ pub struct DnsArgs {
 
 #[derive(Args, Debug)]
 pub struct UpArgs {
-    /// Data directory (snapshot, stats).
-    #[arg(long, default_value = "feedwall-data")]
+    /// Config file; without it, the embedded demo runs in --data.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Data directory of the embedded demo.
+    #[arg(long, default_value = crate::config::defaults::DATA_DIR)]
     pub data: PathBuf,
-    /// DNS listen address.
-    #[arg(long = "listen", default_value = responder::DEFAULT_LISTEN)]
+    /// DNS listen address (overrides the config; repeatable).
+    #[arg(long = "listen")]
     pub listen: Vec<SocketAddr>,
-    /// Write the ready file here once serving.
+    /// Write the responder's ready file here once serving.
     #[arg(long)]
     pub ready_file: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct ControlArgs {
+    /// Config file.
+    #[arg(long)]
+    pub config: PathBuf,
+    /// Fetch every feed once, publish, print progress, and exit.
+    #[arg(long)]
+    pub once: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct CheckIpArgs {
+    /// IPv4 or IPv6 address.
+    pub addr: String,
+    /// A past time (RFC 3339, `YYYY-MM-DD HH:MM` UTC, or `@unix`).
+    #[arg(long)]
+    pub at: Option<String>,
+    /// Config file (for its data directory).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Data directory (when no --config).
+    #[arg(long, default_value = crate::config::defaults::DATA_DIR)]
+    pub data: PathBuf,
 }
 
 /// Parses `NAME=VALUE`.
@@ -282,42 +314,36 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Dns(args) => responder::run(args.validate()?),
         Command::Feeds(FeedsCmd::Parse(args)) => args.run(),
         Command::Up(args) => up(args),
+        Command::Control(args) => crate::control::sidecar::run_command(&args.config, args.once),
+        Command::CheckIp(args) => {
+            let data = match &args.config {
+                Some(c) => crate::config::Config::load(c)?.data_dir,
+                None => args.data.clone(),
+            };
+            crate::archive::check_ip_command(&data.join(crate::control::sidecar::ARCHIVE_FILE), &args.addr, args.at.as_deref())
+        }
         Command::Bench(cmd) => crate::bench_tools::run(cmd),
     }
 }
 
-/// `feedwall up`: the embedded demo.
+/// `feedwall up`: responder and sidecar under one supervisor.
 fn up(args: UpArgs) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&args.data).with_context(|| format!("cannot create {}", args.data.display()))?;
-    let path = args.data.join("snapshot.fw");
-    let devices: Vec<IpNet> = vec!["127.0.0.1/32".parse()?, "::1/128".parse()?];
-    let (snap, bad) = crate::demo::build(&path, &devices)?;
-    let listen = args.listen.first().copied().context("no --listen")?;
-    eprintln!("feedwall demo: snapshot {} (serial {}), devices 127.0.0.1 and ::1", path.display(), snap.serial);
-    for (name, n) in &bad {
-        if *n > 0 {
-            eprintln!("  list {name}: {n} bad lines skipped");
+    let plan = crate::control::supervisor::plan(args.config.as_deref(), &args.data, &args.listen, args.ready_file)?;
+    let c = &plan.config;
+    eprintln!("feedwall: config {}, data in {}", plan.config_path.display(), c.data_dir.display());
+    let listen: Vec<String> = c.dns.listen.iter().map(|l| l.to_string()).collect();
+    eprintln!("DNS on {} (UDP and TCP); devices: {}", listen.join(", "), c.devices.iter().flat_map(|d| d.prefixes.iter().map(|p| p.to_string())).collect::<Vec<_>>().join(", "));
+    eprintln!("lookups (names <i>.<list>.{}, i = 0 .. capacity-1):", c.zone.apex);
+    for l in &c.lists {
+        eprintln!("  {:<12} from {:<40} names 0..{}.{}.{}", l.name, l.feeds.join(", "), l.capacity - 1, l.name, c.zone.apex);
+    }
+    if let Some(first) = c.dns.listen.first() {
+        let (host, port) = (first.ip(), first.port());
+        if let Some(l) = c.lists.first() {
+            eprintln!("try:");
+            eprintln!("  dig @{host} -p {port} {}.{} TXT       # chunks, entries, freshness", l.name, c.zone.apex);
+            eprintln!("  dig @{host} -p {port} 0.{}.{} A", l.name, c.zone.apex);
         }
     }
-    eprintln!("lists (query <i>.<list>.{}, i = 0..capacity-1):", snapshot::writer::DEFAULT_ZONE);
-    for l in &snap.lists {
-        eprintln!("  {:<12} {:>6} IPv4 hosts {:>5} IPv6 hosts {:>3} wide nets, {} chunk(s) with data, capacity {}", l.name, l.v4_hosts, l.v6_hosts, l.wide_v4.len() + l.wide_v6.len(), l.chunks, l.capacity);
-    }
-    let (host, port) = (listen.ip(), listen.port());
-    eprintln!("try:");
-    eprintln!("  dig @{host} -p {port} attackers.{} TXT", snapshot::writer::DEFAULT_ZONE);
-    eprintln!("  dig @{host} -p {port} 0.attackers.{} A", snapshot::writer::DEFAULT_ZONE);
-    eprintln!("  dig @{host} -p {port} 0.demo-large.{} A +tcp   (4000 records)", snapshot::writer::DEFAULT_ZONE);
-    let opts = DnsArgs {
-        snapshot: path,
-        listen: args.listen,
-        workers: None,
-        ready_file: args.ready_file,
-        stats_file: Some(args.data.join("dns-stats.json")),
-        tcp_idle_timeout: responder::tcp::DEFAULT_IDLE_TIMEOUT.as_secs(),
-        tcp_max_connections: responder::tcp::DEFAULT_MAX_CONNECTIONS,
-        udp_io: responder::UdpIo::default(),
-    }
-    .validate()?;
-    responder::run(opts)
+    crate::control::supervisor::run(plan)
 }

@@ -2,5 +2,9 @@
 //! turns them into the snapshots the responder serves.
 //!
 //! - [`gate`]: the sanity gate that holds back broken or shrunken versions.
+//! - [`sidecar`]: the fetch → parse → gate → archive → snapshot loop.
+//! - [`supervisor`]: `feedwall up`, responder and sidecar as child processes.
 
 pub mod gate;
+pub mod sidecar;
+pub mod supervisor;

@@ -88,16 +88,33 @@ fn up_serves_the_embedded_demo() {
     }
     let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&ready).unwrap()).unwrap();
     let addr: std::net::SocketAddr = v["listen"][0].as_str().unwrap().parse().unwrap();
-    let out = kdig(addr, "attackers.feedwall.internal", "TXT", &[]);
-    assert!(out.contains("chunks=1"), "{out}");
-    let out = kdig(addr, "0.demo-large.feedwall.internal", "A", &["+tcp"]);
-    assert_eq!(answers(&out, "A").len(), 4000);
-    let out = kdig(addr, "2.demo-large.feedwall.internal", "A", &["+tcp"]);
-    assert_eq!(answers(&out, "A").len(), 2000);
-    for l in ["botnet-cc", "hijacked", "tor-exits", "compromised"] {
+    // The sidecar fetches the demo feeds (file://) right after start: wait
+    // for the lookups to fill.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let out = kdig(addr, "attackers.feedwall.internal", "TXT", &[]);
+        if out.contains("entries=250") {
+            assert!(out.contains("generated=") && out.contains("oldest-feed-age="), "{out}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "demo lookups never filled: {out}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // Five basic lookups, each with data; hijacked spans several chunks.
+    for l in ["attackers", "botnet-cc", "phishing", "hijacked", "tor-exits"] {
         let out = kdig(addr, &format!("0.{l}.feedwall.internal"), "A", &["+tcp"]);
         assert!(!answers(&out, "A").is_empty(), "{l}: {out}");
     }
+    let out = kdig(addr, "0.hijacked.feedwall.internal", "A", &["+tcp"]);
+    assert_eq!(answers(&out, "A").len(), 4000);
+    // The responder and the sidecar are separate processes under `up`.
+    let health: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("data/feeds.json")).unwrap()).unwrap();
+    assert_eq!(health["demo-attackers"]["entries"], 250);
+    assert_eq!(health["demo-attackers"]["rejected_last_fetch"], 2);
+    // check-ip answers from the archive, with attribution.
+    let o = Command::new(bin()).args(["check-ip", "--data"]).arg(dir.path().join("data")).arg("64.215.110.0").output().unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success() && text.contains("listed now by 1 feed") && text.contains("demo-tor-exits"), "{text}{}", String::from_utf8_lossy(&o.stderr));
     // SIGTERM stops it cleanly.
     unsafe_kill(child.id());
     let status = child.wait().unwrap();

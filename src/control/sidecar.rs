@@ -1,0 +1,410 @@
+//! `feedwall control`: the sidecar loop.
+//!
+//! sources (fetch) → transforms (parse, sanity gate) → sinks (archive,
+//! snapshot). Each feed is fetched on its own schedule (half its update
+//! period, 2 h when unknown); due feeds are fetched concurrently, so one
+//! slow or broken feed never delays the others. Every attempt is recorded in
+//! the archive. A version that passes the gate is archived and replaces the
+//! feed's published entries; one that fails it is recorded as held back and
+//! the last good version keeps being published. When any published input
+//! changed, the lists are rebuilt and a new snapshot is written atomically;
+//! the responder picks it up by itself.
+//!
+//! The snapshot depends only on its inputs: the serial and generation time
+//! change only when the inputs do (`snapshot.state` remembers the digest of
+//! the last inputs), so unchanged inputs leave the file byte-identical.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use ipnet::IpNet;
+
+use super::gate;
+use crate::archive::{self, Archive, FeedMeta, FeedVersion, FetchOutcome, FetchStatus, Timestamp};
+use crate::config::{Config, FeedConfig};
+use crate::feeds::{self, Format, FormatOptions};
+use crate::fetch::{Fetched, Fetcher, FetchSettings, Source, Validators};
+use crate::snapshot::{DeviceSpec, ListSpec, SnapshotWriter, ZoneSettings, AUDIENCE_ALL};
+
+/// File names inside the data directory.
+pub const SNAPSHOT_FILE: &str = "snapshot.fw";
+pub const ARCHIVE_FILE: &str = "archive.sqlite";
+pub const STATE_FILE: &str = "snapshot.state";
+pub const HEALTH_FILE: &str = "feeds.json";
+
+/// What the sidecar knows about one feed between fetches.
+struct FeedState {
+    cfg: FeedConfig,
+    meta: FeedMeta,
+    source: Source,
+    format: Format,
+    options: FormatOptions,
+    validators: Option<Validators>,
+    /// Entries of the last good version (what is published).
+    entries: Vec<IpNet>,
+    last_good_count: Option<usize>,
+    last_good_at: Option<Timestamp>,
+    last_hash: Option<String>,
+    next_due: Instant,
+    /// Last outcome, for the health file.
+    status: String,
+    held_back: Option<String>,
+    rejected: usize,
+}
+
+/// The running sidecar.
+pub struct Sidecar {
+    cfg: Config,
+    archive: Archive,
+    fetcher: Fetcher,
+    feeds: Vec<FeedState>,
+    data_dir: PathBuf,
+}
+
+/// One line of progress per finished feed.
+#[derive(Debug, Clone)]
+pub struct FeedReport {
+    pub id: String,
+    pub status: String,
+    pub entries: usize,
+}
+
+impl Sidecar {
+    /// Opens the archive, loads every feed's last good version, checks the
+    /// feed URLs and formats. Nothing is fetched yet.
+    pub fn open(cfg: Config) -> anyhow::Result<Sidecar> {
+        std::fs::create_dir_all(&cfg.data_dir).with_context(|| format!("cannot create data directory {}", cfg.data_dir.display()))?;
+        let archive = Archive::open(&cfg.data_dir.join(ARCHIVE_FILE)).context("cannot open the archive")?;
+        let settings = FetchSettings {
+            connect_timeout: cfg.fetch.connect_timeout,
+            attempt_timeout: cfg.fetch.timeout,
+            job_timeout: cfg.fetch.timeout * (cfg.fetch.retries + 1),
+            max_body_bytes: cfg.fetch.max_bytes,
+            max_retries: cfg.fetch.retries,
+            ..FetchSettings::default()
+        };
+        let fetcher = Fetcher::new(settings).context("cannot set up fetching")?;
+        let mut feeds = Vec::new();
+        let now = Instant::now();
+        for f in cfg.feeds.iter().filter(|f| f.enabled) {
+            let source = Source::parse(&f.url).with_context(|| format!("feed {}: bad url", f.id))?;
+            let format = Format::from_name(&f.format).with_context(|| format!("feed {}: unknown format {}", f.id, f.format))?;
+            let mut options = FormatOptions::default();
+            if let Some(field) = &f.field {
+                match format {
+                    Format::GenericCsv => options.column = Some(field.parse().map_err(|_| anyhow::anyhow!("feed {}: bad column {field:?}", f.id))?),
+                    _ => options.field = Some(field.clone()),
+                }
+            }
+            let entries: Vec<IpNet> = archive.current_entries(&f.id)?.into_iter().map(|(n, _)| n).collect();
+            let status = archive.feed_status(&f.id)?;
+            let (last_good_count, last_good_at, last_hash) = match status.as_ref().and_then(|s| s.last_good.as_ref()) {
+                Some(v) => (Some(entries.len()), Some(v.fetched_at), Some(v.hash.clone())),
+                None => (None, None, None),
+            };
+            let meta = FeedMeta { id: f.id.clone(), name: f.name.clone(), url: f.url.clone(), provider: f.provider.clone(), homepage: f.homepage.clone() };
+            feeds.push(FeedState {
+                cfg: f.clone(),
+                meta,
+                source,
+                format,
+                options,
+                validators: None,
+                entries,
+                last_good_count,
+                last_good_at,
+                last_hash,
+                next_due: now,
+                status: "not fetched yet".into(),
+                held_back: None,
+                rejected: 0,
+            });
+        }
+        let data_dir = cfg.data_dir.clone();
+        Ok(Sidecar { cfg, archive, fetcher, feeds, data_dir })
+    }
+
+    pub fn snapshot_path(&self) -> PathBuf {
+        self.data_dir.join(SNAPSHOT_FILE)
+    }
+
+    /// Fetches the given feeds (indices) concurrently and processes each
+    /// result as it arrives. Returns true when a published input changed.
+    pub async fn fetch(&mut self, which: &[usize], progress: &mut dyn FnMut(usize, usize, &FeedReport)) -> anyhow::Result<bool> {
+        let jobs: Vec<(usize, Source, Option<Validators>)> =
+            which.iter().map(|&i| (i, self.feeds[i].source.clone(), self.feeds[i].validators.clone())).collect();
+        let total = jobs.len();
+        let concurrency = self.cfg.fetch.concurrency;
+        let mut stream = self.fetcher.fetch_stream(jobs, concurrency);
+        let mut changed = false;
+        let mut done = 0;
+        while let Some((i, result)) = stream.next().await {
+            done += 1;
+            changed |= self.process(i, result)?;
+            let f = &self.feeds[i];
+            progress(done, total, &FeedReport { id: f.cfg.id.clone(), status: f.status.clone(), entries: f.entries.len() });
+        }
+        Ok(changed)
+    }
+
+    /// Handles one fetch result; true when the feed's published entries
+    /// changed.
+    fn process(&mut self, i: usize, result: Result<Fetched, crate::fetch::FetchError>) -> anyhow::Result<bool> {
+        let now = Timestamp::now();
+        let f = &mut self.feeds[i];
+        f.next_due = Instant::now() + f.cfg.interval;
+        let (bytes, validators) = match result {
+            Ok(Fetched::NotModified) => {
+                if let Some(h) = &f.last_hash {
+                    self.archive.confirm_version(&f.cfg.id, h, now)?;
+                }
+                self.archive.record_fetch(&f.meta, &FetchOutcome { at: now, status: FetchStatus::NotModified, counts: None, hash: None })?;
+                f.status = "not modified".into();
+                return Ok(false);
+            }
+            Ok(Fetched::Body { bytes, validators, .. }) => (bytes, validators),
+            Err(e) => {
+                let reason = e.to_string();
+                tracing::warn!(feed = %f.cfg.id, error = %reason, "fetch failed; last good version stays published");
+                self.archive.record_fetch(&f.meta, &FetchOutcome { at: now, status: FetchStatus::Failed(reason.clone()), counts: None, hash: None })?;
+                f.status = format!("failed: {reason}");
+                return Ok(false);
+            }
+        };
+        f.validators = Some(validators);
+        let hash = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&bytes));
+        if f.last_hash.as_deref() == Some(hash.as_str()) && f.held_back.is_none() {
+            self.archive.confirm_version(&f.cfg.id, &hash, now)?;
+            self.archive.record_fetch(&f.meta, &FetchOutcome { at: now, status: FetchStatus::NotModified, counts: None, hash: Some(hash) })?;
+            f.status = "unchanged".into();
+            return Ok(false);
+        }
+        let parsed = feeds::parse(&bytes, f.format, &f.options);
+        let counts = archive::Counts { entries: parsed.entries.len() as u64, rejected: parsed.counts.rejected as u64, ignored: parsed.counts.ignored as u64 };
+        f.rejected = parsed.counts.rejected;
+        if let Err(reason) = gate::check(&self.cfg.gate, &bytes, f.format, &parsed, f.last_good_count) {
+            let reason = reason.to_string();
+            tracing::warn!(feed = %f.cfg.id, reason = %reason, "new version held back; last good version stays published");
+            self.archive.record_fetch(&f.meta, &FetchOutcome { at: now, status: FetchStatus::HeldBack(reason.clone()), counts: Some(counts), hash: Some(hash) })?;
+            f.status = format!("held back: {reason}");
+            f.held_back = Some(reason);
+            return Ok(false);
+        }
+        let version = FeedVersion {
+            feed: f.cfg.id.clone(),
+            fetched_at: now,
+            hash: hash.clone(),
+            counts,
+            entries: parsed.entries.iter().map(|e| (e.net, to_archive_detail(e.detail.as_deref()))).collect(),
+        };
+        let stats = self.archive.store_version(&f.meta, &version)?;
+        self.archive.record_fetch(&f.meta, &FetchOutcome { at: now, status: FetchStatus::Ok, counts: Some(counts), hash: Some(hash.clone()) })?;
+        let new_entries: Vec<IpNet> = parsed.nets().collect();
+        let changed = new_entries != f.entries;
+        tracing::info!(feed = %f.cfg.id, entries = new_entries.len(), added = stats.added, removed = stats.removed, rejected = parsed.counts.rejected, "feed version accepted");
+        f.entries = new_entries;
+        f.last_good_count = Some(f.entries.len());
+        f.last_good_at = Some(now);
+        f.last_hash = Some(hash);
+        f.held_back = None;
+        f.status = format!("ok: {} entries (+{} -{}), {} rejected", f.entries.len(), stats.added, stats.removed, parsed.counts.rejected);
+        Ok(changed || stats.added + stats.removed > 0)
+    }
+
+    /// Builds the snapshot from the published inputs and writes it when they
+    /// changed since the last one. Returns the serial written, if any.
+    pub fn publish(&mut self) -> anyhow::Result<Option<u32>> {
+        let digest = self.inputs_digest();
+        let state_path = self.data_dir.join(STATE_FILE);
+        let prev: Option<(String, u32)> = std::fs::read_to_string(&state_path).ok().and_then(|t| {
+            let v: serde_json::Value = serde_json::from_str(&t).ok()?;
+            Some((v["digest"].as_str()?.to_string(), v["serial"].as_u64()? as u32))
+        });
+        let snap_path = self.snapshot_path();
+        if let Some((d, _)) = &prev {
+            if *d == digest && snap_path.exists() {
+                return Ok(None);
+            }
+        }
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        let mut serial = now as u32;
+        if let Some((_, s)) = prev {
+            serial = serial.max(s.wrapping_add(1));
+        }
+        if let Some(s) = crate::snapshot::peek_serial(&snap_path) {
+            serial = serial.max(s.wrapping_add(1));
+        }
+        let w = self.writer(serial, now)?;
+        let snap = w.write(&snap_path).context("cannot write the snapshot")?;
+        crate::snapshot::write_atomic_file(&state_path, serde_json::json!({ "digest": digest, "serial": serial }).to_string().as_bytes())?;
+        tracing::info!(serial, names = snap.names.len(), "snapshot published");
+        Ok(Some(serial))
+    }
+
+    /// The snapshot writer for the current inputs.
+    pub fn writer(&self, serial: u32, created_unix: u64) -> anyhow::Result<SnapshotWriter> {
+        let z = &self.cfg.zone;
+        let mut zone = ZoneSettings::new(&z.apex)?;
+        zone.ttl = z.ttl;
+        zone.negative_ttl = z.negative_ttl;
+        zone.max_a_per_name = z.max_a_per_name;
+        zone.max_aaaa_per_name = z.max_aaaa_per_name;
+        zone.expand_v4 = z.expand_v4;
+        zone.expand_v6 = z.expand_v6;
+        if !z.ns_addrs.is_empty() {
+            zone.nameservers[0].1 = z.ns_addrs.clone();
+        }
+        let mut w = SnapshotWriter::new(zone, serial);
+        w.created_unix = created_unix;
+        for l in &self.cfg.lists {
+            let mut nets: Vec<IpNet> = Vec::new();
+            let mut oldest: Option<i64> = None;
+            for id in &l.feeds {
+                if let Some(f) = self.feeds.iter().find(|f| f.cfg.id == *id) {
+                    nets.extend_from_slice(&f.entries);
+                    if let Some(t) = f.last_good_at {
+                        oldest = Some(oldest.map_or(t.unix(), |o| o.min(t.unix())));
+                    }
+                }
+            }
+            // Union of the feeds, overlaps and adjacent prefixes merged.
+            let nets = IpNet::aggregate(&nets);
+            if let Some(o) = oldest {
+                w.oldest_input.insert(l.name.clone(), o.max(0) as u64);
+            }
+            w.lists.push(ListSpec { name: l.name.clone(), audience: AUDIENCE_ALL, capacity: Some(l.capacity), nets, source: format!("feeds: {}", l.feeds.join(", ")) });
+        }
+        w.accounts.push((0, "operator".into()));
+        for d in &self.cfg.devices {
+            w.devices.push(DeviceSpec { name: d.name.clone(), account: 0, prefixes: d.prefixes.clone() });
+        }
+        Ok(w)
+    }
+
+    /// Digest of everything the snapshot is built from.
+    fn inputs_digest(&self) -> String {
+        let mut h = xxhash_rust::xxh3::Xxh3::new();
+        h.update(format!("{:?}{:?}{:?}", self.cfg.zone, self.cfg.lists.iter().map(|l| (&l.name, &l.feeds, l.capacity)).collect::<Vec<_>>(), self.cfg.devices).as_bytes());
+        for f in &self.feeds {
+            h.update(f.cfg.id.as_bytes());
+            h.update(f.last_hash.as_deref().unwrap_or("-").as_bytes());
+            h.update(&(f.entries.len() as u64).to_le_bytes());
+        }
+        format!("{:016x}", h.digest())
+    }
+
+    /// Writes the feed health file (status of every feed) for operators and
+    /// the admin page.
+    pub fn write_health(&self) -> anyhow::Result<()> {
+        let feeds: BTreeMap<&str, serde_json::Value> = self
+            .feeds
+            .iter()
+            .map(|f| {
+                (
+                    f.cfg.id.as_str(),
+                    serde_json::json!({
+                        "url": f.source.redacted().to_string(),
+                        "status": f.status,
+                        "entries": f.entries.len(),
+                        "rejected_last_fetch": f.rejected,
+                        "held_back": f.held_back,
+                        "last_good": f.last_good_at.map(|t| t.to_string()),
+                        "interval_secs": f.cfg.interval.as_secs(),
+                        "provider": f.cfg.provider,
+                    }),
+                )
+            })
+            .collect();
+        crate::snapshot::write_atomic_file(&self.data_dir.join(HEALTH_FILE), serde_json::to_string_pretty(&feeds)?.as_bytes())?;
+        Ok(())
+    }
+
+    /// Indices of feeds due now.
+    fn due(&self) -> Vec<usize> {
+        let now = Instant::now();
+        (0..self.feeds.len()).filter(|&i| self.feeds[i].next_due <= now).collect()
+    }
+
+    /// Fetches every feed once, publishes, and returns (CLI `--once`).
+    pub async fn sync_once(&mut self, progress: &mut dyn FnMut(usize, usize, &FeedReport)) -> anyhow::Result<Option<u32>> {
+        let all: Vec<usize> = (0..self.feeds.len()).collect();
+        self.fetch(&all, progress).await?;
+        self.write_health()?;
+        self.publish()
+    }
+
+    /// Runs forever: publish what the archive holds, then fetch feeds as
+    /// they fall due (SIGUSR1: fetch every feed now), publish after changes.
+    pub async fn run(&mut self) -> anyhow::Result<()> {
+        self.publish()?;
+        self.write_health()?;
+        let mut now_signal = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1())?;
+        loop {
+            let due = self.due();
+            if !due.is_empty() {
+                let changed = self.fetch(&due, &mut |_, _, _| {}).await?;
+                self.write_health()?;
+                if changed {
+                    self.publish()?;
+                }
+                continue;
+            }
+            let next = self.feeds.iter().map(|f| f.next_due).min();
+            let sleep = next.map(|n| n.saturating_duration_since(Instant::now())).unwrap_or(Duration::from_secs(3600));
+            tokio::select! {
+                _ = tokio::time::sleep(sleep) => {}
+                _ = now_signal.recv() => {
+                    tracing::info!("fetch-now requested");
+                    for f in &mut self.feeds {
+                        f.next_due = Instant::now();
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn to_archive_detail(d: Option<&feeds::Detail>) -> archive::Detail {
+    match d {
+        None => archive::Detail::default(),
+        Some(d) => archive::Detail {
+            score: d.score.map(|s| s as f32),
+            category: d.category.as_deref().map(String::from),
+            country: d.country.map(|c| c.as_str().to_string()),
+            reference: d.reference.as_deref().map(String::from),
+        },
+    }
+}
+
+/// `feedwall control --config FILE [--once]`.
+pub fn run_command(config: &Path, once: bool) -> anyhow::Result<()> {
+    let cfg = Config::load(config)?;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    rt.block_on(async move {
+        let mut sidecar = Sidecar::open(cfg)?;
+        if once {
+            let serial = sidecar
+                .sync_once(&mut |done, total, r| eprintln!("[{done}/{total}] {}: {} ({} entries published)", r.id, r.status, r.entries))
+                .await?;
+            match serial {
+                Some(s) => eprintln!("snapshot {} written (serial {s})", sidecar.snapshot_path().display()),
+                None => eprintln!("inputs unchanged; snapshot {} left as it was", sidecar.snapshot_path().display()),
+            }
+            return Ok(());
+        }
+        tokio::select! {
+            r = sidecar.run() => r,
+            _ = shutdown() => Ok(()),
+        }
+    })
+}
+
+async fn shutdown() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
