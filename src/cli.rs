@@ -47,6 +47,18 @@ pub enum FeedsCmd {
     /// Parse a feed file and print its canonical entries (`network/prefix`,
     /// one per line), then a summary line on stderr.
     Parse(crate::feeds::cli::ParseArgs),
+    /// Publish a feed's held-back version (the sanity gate stopped it).
+    Accept {
+        /// Feed id.
+        feed: String,
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Ask the running sidecar to fetch every feed now.
+    FetchNow {
+        #[arg(long)]
+        config: PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -313,6 +325,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Dns(args) => responder::run(args.validate()?),
         Command::Feeds(FeedsCmd::Parse(args)) => args.run(),
+        Command::Feeds(FeedsCmd::Accept { feed, config }) => crate::control::sidecar::accept_command(&crate::config::Config::load(&config)?, &feed),
+        Command::Feeds(FeedsCmd::FetchNow { config }) => {
+            let pid = crate::control::sidecar::signal_running(&crate::config::Config::load(&config)?.data_dir)?;
+            eprintln!("asked the sidecar (pid {pid}) to fetch every feed now");
+            Ok(())
+        }
         Command::Up(args) => up(args),
         Command::Control(args) => crate::control::sidecar::run_command(&args.config, args.once),
         Command::CheckIp(args) => {

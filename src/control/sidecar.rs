@@ -33,6 +33,47 @@ pub const SNAPSHOT_FILE: &str = "snapshot.fw";
 pub const ARCHIVE_FILE: &str = "archive.sqlite";
 pub const STATE_FILE: &str = "snapshot.state";
 pub const HEALTH_FILE: &str = "feeds.json";
+/// Held-back feed bodies, kept for an operator's decision.
+pub const HELD_DIR: &str = "held";
+/// Operator decisions (`feedwall feeds accept`), one marker file per feed.
+pub const ACCEPT_DIR: &str = "accept";
+/// PID of the running sidecar (for `feeds fetch-now` / `feeds accept`).
+pub const PID_FILE: &str = "control.pid";
+
+/// Wakes the running sidecar of a data directory (SIGUSR1: fetch every
+/// feed now and apply accepts). Errors when none is running.
+pub fn signal_running(data_dir: &Path) -> anyhow::Result<u32> {
+    let pid: i32 = std::fs::read_to_string(data_dir.join(PID_FILE))
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .with_context(|| format!("no running sidecar found in {} (no {PID_FILE})", data_dir.display()))?;
+    // SAFETY: kill(2) has no memory effects; a stale pid yields ESRCH.
+    if pid <= 0 || unsafe { libc::kill(pid, libc::SIGUSR1) } != 0 {
+        anyhow::bail!("the sidecar (pid {pid}) is not running");
+    }
+    Ok(pid as u32)
+}
+
+/// `feedwall feeds accept FEED`: marks the feed's held-back version as
+/// accepted; the running sidecar (woken now) or the next `control --once`
+/// publishes it.
+pub fn accept_command(cfg: &Config, feed: &str) -> anyhow::Result<()> {
+    if !cfg.feeds.iter().any(|f| f.id == feed) {
+        anyhow::bail!("no feed {feed:?} in the config");
+    }
+    let body = cfg.data_dir.join(HELD_DIR).join(format!("{feed}.body"));
+    if !body.exists() {
+        anyhow::bail!("feed {feed:?} has no held-back version");
+    }
+    let dir = cfg.data_dir.join(ACCEPT_DIR);
+    std::fs::create_dir_all(&dir)?;
+    crate::snapshot::write_atomic_file(&dir.join(feed), b"accept\n")?;
+    match signal_running(&cfg.data_dir) {
+        Ok(pid) => eprintln!("accepted; the running sidecar (pid {pid}) publishes it now"),
+        Err(_) => eprintln!("accepted; published at the next sync (`feedwall control --once` or start)"),
+    }
+    Ok(())
+}
 
 /// What the sidecar knows about one feed between fetches.
 struct FeedState {
@@ -190,8 +231,19 @@ impl Sidecar {
             self.archive.record_fetch(&f.meta, &FetchOutcome { at: now, status: FetchStatus::HeldBack(reason.clone()), counts: Some(counts), hash: Some(hash) })?;
             f.status = format!("held back: {reason}");
             f.held_back = Some(reason);
+            // Kept so an operator can accept it (`feedwall feeds accept`).
+            let held = self.data_dir.join(HELD_DIR);
+            std::fs::create_dir_all(&held)?;
+            crate::snapshot::write_atomic_file(&held.join(format!("{}.body", f.cfg.id)), &bytes)?;
             return Ok(false);
         }
+        self.store_accepted(i, hash, &parsed, counts, now)
+    }
+
+    /// Archives a version that passed the gate (or that an operator
+    /// accepted) and makes it the published one.
+    fn store_accepted(&mut self, i: usize, hash: String, parsed: &feeds::Parsed, counts: archive::Counts, now: Timestamp) -> anyhow::Result<bool> {
+        let f = &mut self.feeds[i];
         let version = FeedVersion {
             feed: f.cfg.id.clone(),
             fetched_at: now,
@@ -321,6 +373,34 @@ impl Sidecar {
         Ok(())
     }
 
+    /// Accepts the held-back versions an operator asked for (marker files
+    /// in `accept/`, written by `feedwall feeds accept`). True when a
+    /// published input changed.
+    pub fn apply_accepts(&mut self) -> anyhow::Result<bool> {
+        let dir = self.data_dir.join(ACCEPT_DIR);
+        let Ok(rd) = std::fs::read_dir(&dir) else { return Ok(false) };
+        let mut changed = false;
+        for marker in rd.flatten() {
+            let id = marker.file_name().to_string_lossy().into_owned();
+            let _ = std::fs::remove_file(marker.path());
+            let Some(i) = self.feeds.iter().position(|f| f.cfg.id == id) else { continue };
+            let body_path = self.data_dir.join(HELD_DIR).join(format!("{id}.body"));
+            let Ok(bytes) = std::fs::read(&body_path) else {
+                tracing::warn!(feed = %id, "accept asked, but no held-back version is kept");
+                continue;
+            };
+            let f = &self.feeds[i];
+            let parsed = feeds::parse(&bytes, f.format, &f.options);
+            let counts = archive::Counts { entries: parsed.entries.len() as u64, rejected: parsed.counts.rejected as u64, ignored: parsed.counts.ignored as u64 };
+            let hash = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&bytes));
+            tracing::info!(feed = %id, entries = parsed.entries.len(), "held-back version accepted by the operator");
+            changed |= self.store_accepted(i, hash, &parsed, counts, Timestamp::now())?;
+            self.feeds[i].status = format!("{} (accepted by the operator)", self.feeds[i].status);
+            let _ = std::fs::remove_file(&body_path);
+        }
+        Ok(changed)
+    }
+
     /// Indices of feeds due now.
     fn due(&self) -> Vec<usize> {
         let now = Instant::now();
@@ -329,6 +409,7 @@ impl Sidecar {
 
     /// Fetches every feed once, publishes, and returns (CLI `--once`).
     pub async fn sync_once(&mut self, progress: &mut dyn FnMut(usize, usize, &FeedReport)) -> anyhow::Result<Option<u32>> {
+        self.apply_accepts()?;
         let all: Vec<usize> = (0..self.feeds.len()).collect();
         self.fetch(&all, progress).await?;
         self.write_health()?;
@@ -338,7 +419,9 @@ impl Sidecar {
     /// Runs forever: publish what the archive holds, then fetch feeds as
     /// they fall due (SIGUSR1: fetch every feed now), publish after changes.
     pub async fn run(&mut self) -> anyhow::Result<()> {
+        self.apply_accepts()?;
         self.publish()?;
+        crate::snapshot::write_atomic_file(&self.data_dir.join(PID_FILE), std::process::id().to_string().as_bytes())?;
         self.write_health()?;
         let mut now_signal = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1())?;
         loop {
@@ -357,6 +440,10 @@ impl Sidecar {
                 _ = tokio::time::sleep(sleep) => {}
                 _ = now_signal.recv() => {
                     tracing::info!("fetch-now requested");
+                    if self.apply_accepts()? {
+                        self.write_health()?;
+                        self.publish()?;
+                    }
                     for f in &mut self.feeds {
                         f.next_due = Instant::now();
                     }

@@ -8,6 +8,7 @@ mod cli;
 mod clients;
 mod feeds_parse;
 mod fetch;
+mod gate_accept;
 mod harness;
 mod query_path;
 mod reload;
