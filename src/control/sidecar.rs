@@ -10,6 +10,11 @@
 //! changed, the lists are rebuilt and a new snapshot is written atomically;
 //! the responder picks it up by itself.
 //!
+//! Fetches are conditional (ETag / Last-Modified, FTP MDTM and size) against
+//! the published version only: its validators are kept in
+//! `validators.json`, so they survive restarts and `--once` runs, and a
+//! held-back version is fetched and gated again until it recovers.
+//!
 //! The snapshot depends only on its inputs: the serial and generation time
 //! change only when the inputs do (`snapshot.state` remembers the digest of
 //! the last inputs), so unchanged inputs leave the file byte-identical.
@@ -33,6 +38,9 @@ pub const SNAPSHOT_FILE: &str = "snapshot.fw";
 pub const ARCHIVE_FILE: &str = "archive.sqlite";
 pub const STATE_FILE: &str = "snapshot.state";
 pub const HEALTH_FILE: &str = "feeds.json";
+/// The validators (ETag, Last-Modified, MDTM/size) of each feed's published
+/// version, so conditional fetches work across restarts and `--once` runs.
+pub const VALIDATORS_FILE: &str = "validators.json";
 /// Held-back feed bodies, kept for an operator's decision.
 pub const HELD_DIR: &str = "held";
 /// Operator decisions (`feedwall feeds accept`), one marker file per feed.
@@ -82,7 +90,11 @@ struct FeedState {
     source: Source,
     format: Format,
     options: FormatOptions,
-    validators: Option<Validators>,
+    /// Validators of the last fetched body that is (or confirmed) the
+    /// published version, with that body's hash. Sent only while that
+    /// version is still the published one: a held-back body's validators
+    /// are never kept, so it is fetched and gated again, never 304'd away.
+    validators: Option<(String, Validators)>,
     /// Entries of the last good version (what is published).
     entries: Vec<IpNet>,
     last_good_count: Option<usize>,
@@ -129,6 +141,7 @@ impl Sidecar {
         let fetcher = Fetcher::new(settings).context("cannot set up fetching")?;
         let mut feeds = Vec::new();
         let now = Instant::now();
+        let mut saved = load_validators(&cfg.data_dir.join(VALIDATORS_FILE));
         for f in cfg.feeds.iter().filter(|f| f.enabled) {
             let source = Source::parse(&f.url).with_context(|| format!("feed {}: bad url", f.id))?;
             let format = Format::from_name(&f.format).with_context(|| format!("feed {}: unknown format {}", f.id, f.format))?;
@@ -146,13 +159,16 @@ impl Sidecar {
                 None => (None, None, None),
             };
             let meta = FeedMeta { id: f.id.clone(), name: f.name.clone(), url: f.url.clone(), provider: f.provider.clone(), homepage: f.homepage.clone() };
+            // Saved validators count only for the same URL and the version
+            // the archive still publishes.
+            let validators = saved.remove(&f.id).filter(|v| v.url == f.url && Some(&v.hash) == last_hash.as_ref()).map(|v| (v.hash, v.validators));
             feeds.push(FeedState {
                 cfg: f.clone(),
                 meta,
                 source,
                 format,
                 options,
-                validators: None,
+                validators,
                 entries,
                 last_good_count,
                 last_good_at,
@@ -174,8 +190,14 @@ impl Sidecar {
     /// Fetches the given feeds (indices) concurrently and processes each
     /// result as it arrives. Returns true when a published input changed.
     pub async fn fetch(&mut self, which: &[usize], progress: &mut dyn FnMut(usize, usize, &FeedReport)) -> anyhow::Result<bool> {
-        let jobs: Vec<(usize, Source, Option<Validators>)> =
-            which.iter().map(|&i| (i, self.feeds[i].source.clone(), self.feeds[i].validators.clone())).collect();
+        let jobs: Vec<(usize, Source, Option<Validators>)> = which
+            .iter()
+            .map(|&i| {
+                let f = &self.feeds[i];
+                let validators = f.validators.as_ref().filter(|(h, _)| Some(h) == f.last_hash.as_ref()).map(|(_, v)| v.clone());
+                (i, f.source.clone(), validators)
+            })
+            .collect();
         let total = jobs.len();
         let concurrency = self.cfg.fetch.concurrency;
         let mut stream = self.fetcher.fetch_stream(jobs, concurrency);
@@ -187,7 +209,23 @@ impl Sidecar {
             let f = &self.feeds[i];
             progress(done, total, &FeedReport { id: f.cfg.id.clone(), status: f.status.clone(), entries: f.entries.len() });
         }
+        self.save_validators()?;
         Ok(changed)
+    }
+
+    /// Writes the validators of every feed's published version
+    /// ([`VALIDATORS_FILE`]).
+    fn save_validators(&self) -> anyhow::Result<()> {
+        let saved: BTreeMap<&str, SavedValidators> = self
+            .feeds
+            .iter()
+            .filter_map(|f| {
+                let (hash, v) = f.validators.as_ref().filter(|(h, _)| Some(h) == f.last_hash.as_ref())?;
+                Some((f.cfg.id.as_str(), SavedValidators { url: f.cfg.url.clone(), hash: hash.clone(), validators: v.clone() }))
+            })
+            .collect();
+        crate::snapshot::write_atomic_file(&self.data_dir.join(VALIDATORS_FILE), serde_json::to_string_pretty(&saved)?.as_bytes())?;
+        Ok(())
     }
 
     /// Handles one fetch result; true when the feed's published entries
@@ -203,6 +241,10 @@ impl Sidecar {
                 }
                 self.archive.record_fetch(&f.meta, &FetchOutcome { at: now, status: FetchStatus::NotModified, counts: None, hash: None })?;
                 f.status = "not modified".into();
+                // Only the published version's validators are sent: the
+                // source is back to it, so a held-back version is gone.
+                f.held_back = None;
+                discard_held(&self.data_dir, &f.cfg.id);
                 return Ok(false);
             }
             Ok(Fetched::Body { bytes, validators, .. }) => (bytes, validators),
@@ -214,9 +256,9 @@ impl Sidecar {
                 return Ok(false);
             }
         };
-        f.validators = Some(validators);
         let hash = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&bytes));
         if f.last_hash.as_deref() == Some(hash.as_str()) && f.held_back.is_none() {
+            f.validators = Some((hash.clone(), validators));
             self.archive.confirm_version(&f.cfg.id, &hash, now)?;
             self.archive.record_fetch(&f.meta, &FetchOutcome { at: now, status: FetchStatus::NotModified, counts: None, hash: Some(hash) })?;
             f.status = "unchanged".into();
@@ -237,7 +279,9 @@ impl Sidecar {
             crate::snapshot::write_atomic_file(&held.join(format!("{}.body", f.cfg.id)), &bytes)?;
             return Ok(false);
         }
-        self.store_accepted(i, hash, &parsed, counts, now)
+        let changed = self.store_accepted(i, hash.clone(), &parsed, counts, now)?;
+        self.feeds[i].validators = Some((hash, validators));
+        Ok(changed)
     }
 
     /// Archives a version that passed the gate (or that an operator
@@ -261,6 +305,7 @@ impl Sidecar {
         f.last_good_at = Some(now);
         f.last_hash = Some(hash);
         f.held_back = None;
+        discard_held(&self.data_dir, &f.cfg.id);
         f.status = format!("ok: {} entries (+{} -{}), {} rejected", f.entries.len(), stats.added, stats.removed, parsed.counts.rejected);
         Ok(changed || stats.added + stats.removed > 0)
     }
@@ -451,6 +496,28 @@ impl Sidecar {
             }
         }
     }
+}
+
+/// Forgets a feed's kept held-back body once another version is published
+/// (or confirmed): accepting it later would publish a stale version over
+/// the recovered feed.
+fn discard_held(data_dir: &Path, feed: &str) {
+    let _ = std::fs::remove_file(data_dir.join(HELD_DIR).join(format!("{feed}.body")));
+}
+
+/// One feed's entry in [`VALIDATORS_FILE`].
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SavedValidators {
+    url: String,
+    /// Hash of the body the validators came with.
+    hash: String,
+    validators: Validators,
+}
+
+/// Reads [`VALIDATORS_FILE`]; a missing or unreadable file means none (the
+/// next fetches are unconditional, nothing else changes).
+fn load_validators(path: &Path) -> BTreeMap<String, SavedValidators> {
+    std::fs::read(path).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default()
 }
 
 fn to_archive_detail(d: Option<&feeds::Detail>) -> archive::Detail {
