@@ -1,23 +1,19 @@
 //! Feed fetching against real servers on loopback: a small HTTP/1.1 server
-//! written here (so it can misbehave on purpose: stall, truncate, flood,
-//! fail once), a real FTP server (pyftpdlib, installed by
-//! `tests/run-all.sh`), and local files.
+//! (`http_server.rs`; the routes here make it misbehave on purpose: stall,
+//! truncate, flood, fail once), a real FTP server (`ftp_server.rs`:
+//! pyftpdlib, installed by `tests/run-all.sh`), and local files.
 
-use std::collections::HashMap;
 use std::io::Write;
-use std::net::SocketAddr;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use feedwall::fetch::{Disposition, FetchError, FetchSettings, Fetched, Fetcher, Source, TimeoutPhase, Validators};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpListener;
 use tokio_rustls::rustls;
 use tokio_rustls::TlsAcceptor;
 
-use crate::harness::{require_tool, tempdir};
+use crate::ftp_server::FtpServer;
+use crate::harness::tempdir;
+use crate::http_server::{HttpServer, Reply, Request};
 
 /// The feed most routes serve.
 const PLAIN: &[u8] = b"# demo feed\n192.0.2.1\n198.51.100.0/24\n2001:db8::/48\n";
@@ -70,218 +66,101 @@ fn body_of(f: Fetched) -> (Vec<u8>, Validators, Option<String>, url::Url) {
 }
 
 // ---------------------------------------------------------------------------
-// The test HTTP server.
+// The test HTTP server (tests/it/http_server.rs) and what it serves here.
 
-/// A request as the server saw it (header names lower-cased).
-#[derive(Debug, Clone)]
-struct Seen {
-    path: String,
-    headers: HashMap<String, String>,
-}
-
-#[derive(Default)]
-struct Log {
-    requests: Vec<Seen>,
-    hits: HashMap<String, usize>,
-}
-
-/// One-request-per-connection HTTP/1.1 server on 127.0.0.1:0. Its accept
-/// loop is a task of the test's runtime, so it ends with the test.
-struct HttpServer {
-    addr: SocketAddr,
-    scheme: &'static str,
-    log: Arc<Mutex<Log>>,
-}
-
-impl HttpServer {
-    async fn start() -> HttpServer {
-        HttpServer::start_with(None).await
-    }
-
-    /// The same server behind TLS (`tls`: an acceptor with its certificate).
-    async fn start_with(tls: Option<TlsAcceptor>) -> HttpServer {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind test HTTP server");
-        let addr = listener.local_addr().unwrap();
-        let log = Arc::new(Mutex::new(Log::default()));
-        let task_log = log.clone();
-        let scheme = if tls.is_some() { "https" } else { "http" };
-        tokio::spawn(async move {
-            loop {
-                let Ok((conn, _)) = listener.accept().await else { return };
-                let log = task_log.clone();
-                let tls = tls.clone();
-                tokio::spawn(async move {
-                    let _ = match tls {
-                        None => serve_one(conn, addr, log).await,
-                        Some(acceptor) => match acceptor.accept(conn).await {
-                            Ok(conn) => serve_one(conn, addr, log).await,
-                            Err(_) => Ok(()),
-                        },
-                    };
-                });
-            }
-        });
-        HttpServer { addr, scheme, log }
-    }
-
-    fn source(&self, path: &str) -> Source {
-        Source::parse(&format!("{}://{}{path}", self.scheme, self.addr)).unwrap()
-    }
-
-    fn hits(&self, path: &str) -> usize {
-        self.log.lock().unwrap().hits.get(path).copied().unwrap_or(0)
-    }
-
-    fn last_request(&self, path: &str) -> Seen {
-        let log = self.log.lock().unwrap();
-        log.requests.iter().rev().find(|r| r.path == path).cloned().expect("no request for path")
-    }
-}
-
-async fn serve_one<S: AsyncRead + AsyncWrite + Unpin>(
-    mut conn: S,
-    addr: SocketAddr,
-    log: Arc<Mutex<Log>>,
-) -> std::io::Result<()> {
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        if conn.read(&mut byte).await? == 0 || head.len() > 16 * 1024 {
-            return Ok(());
-        }
-        head.push(byte[0]);
-    }
-    let text = String::from_utf8_lossy(&head).into_owned();
-    let mut lines = text.split("\r\n");
-    let path = lines.next().unwrap_or_default().split(' ').nth(1).unwrap_or("/").to_string();
-    let headers: HashMap<String, String> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    let hit = {
-        let mut log = log.lock().unwrap();
-        log.requests.push(Seen { path: path.clone(), headers: headers.clone() });
-        let n = log.hits.entry(path.clone()).or_default();
-        *n += 1;
-        *n
-    };
-    let header = |name: &str| headers.get(name).cloned().unwrap_or_default();
-
-    match path.as_str() {
-        "/plain" => respond(&mut conn, "200 OK", &[("Content-Type", "text/plain")], PLAIN).await,
+/// The routes the fetch tests use: each path behaves (or misbehaves) one way.
+fn route(req: &Request) -> Reply {
+    match req.path.as_str() {
+        "/plain" => Reply::respond("200 OK", &[("Content-Type", "text/plain")], PLAIN),
         "/etag" => {
-            if header("if-none-match") == ETAG {
-                respond(&mut conn, "304 Not Modified", &[("ETag", ETAG)], b"").await
+            if req.header("if-none-match") == ETAG {
+                Reply::respond("304 Not Modified", &[("ETag", ETAG)], b"")
             } else {
                 let h = [("ETag", ETAG), ("Last-Modified", LAST_MODIFIED), ("Content-Type", "text/plain")];
-                respond(&mut conn, "200 OK", &h, PLAIN).await
+                Reply::respond("200 OK", &h, PLAIN)
             }
         }
         "/lastmod" => {
-            if header("if-modified-since") == LAST_MODIFIED {
-                respond(&mut conn, "304 Not Modified", &[], b"").await
+            if req.header("if-modified-since") == LAST_MODIFIED {
+                Reply::respond("304 Not Modified", &[], b"")
             } else {
-                respond(&mut conn, "200 OK", &[("Last-Modified", LAST_MODIFIED)], PLAIN).await
+                Reply::respond("200 OK", &[("Last-Modified", LAST_MODIFIED)], PLAIN)
             }
         }
         "/gzip" => {
-            if !header("accept-encoding").contains("gzip") {
-                return respond(&mut conn, "406 Not Acceptable", &[], b"").await;
+            if !req.header("accept-encoding").contains("gzip") {
+                return Reply::respond("406 Not Acceptable", &[], b"");
             }
-            respond(&mut conn, "200 OK", &[("Content-Encoding", "gzip")], &gzip(PLAIN)).await
+            Reply::respond("200 OK", &[("Content-Encoding", "gzip")], &gzip(PLAIN))
         }
-        "/deflate" => respond(&mut conn, "200 OK", &[("Content-Encoding", "deflate")], &zlib(PLAIN)).await,
-        "/list.gz" => respond(&mut conn, "200 OK", &[("Content-Type", "application/gzip")], &gzip(PLAIN)).await,
+        "/deflate" => Reply::respond("200 OK", &[("Content-Encoding", "deflate")], &zlib(PLAIN)),
+        "/list.gz" => Reply::respond("200 OK", &[("Content-Type", "application/gzip")], &gzip(PLAIN)),
         "/gzip-bomb" => {
             let bomb = gzip(&vec![b'1'; 3 * CAP as usize]);
-            respond(&mut conn, "200 OK", &[("Content-Encoding", "gzip")], &bomb).await
+            Reply::respond("200 OK", &[("Content-Encoding", "gzip")], &bomb)
         }
         "/flaky" => {
-            if hit == 1 {
-                respond(&mut conn, "500 Internal Server Error", &[], b"oops").await
+            if req.hit == 1 {
+                Reply::respond("500 Internal Server Error", &[], b"oops")
             } else {
-                respond(&mut conn, "200 OK", &[], PLAIN).await
+                Reply::respond("200 OK", &[], PLAIN)
             }
         }
         "/busy" => {
-            if hit == 1 {
-                respond(&mut conn, "429 Too Many Requests", &[("Retry-After", "1")], b"").await
+            if req.hit == 1 {
+                Reply::respond("429 Too Many Requests", &[("Retry-After", "1")], b"")
             } else {
-                respond(&mut conn, "200 OK", &[], PLAIN).await
+                Reply::respond("200 OK", &[], PLAIN)
             }
         }
-        "/busy-long" => respond(&mut conn, "503 Service Unavailable", &[("Retry-After", "3600")], b"").await,
-        "/missing" => respond(&mut conn, "404 Not Found", &[], b"no such feed").await,
-        "/forbidden" => respond(&mut conn, "403 Forbidden", &[], b"").await,
-        "/redirect" => respond(&mut conn, "302 Found", &[("Location", "/plain")], b"").await,
+        "/busy-long" => Reply::respond("503 Service Unavailable", &[("Retry-After", "3600")], b""),
+        "/missing" => Reply::respond("404 Not Found", &[], b"no such feed"),
+        "/forbidden" => Reply::respond("403 Forbidden", &[], b""),
+        "/redirect" => Reply::respond("302 Found", &[("Location", "/plain")], b""),
         "/to-http" => {
-            let to = format!("http://{addr}/plain");
-            respond(&mut conn, "302 Found", &[("Location", to.as_str())], b"").await
+            let to = format!("http://{}/plain", req.server);
+            Reply::respond("302 Found", &[("Location", to.as_str())], b"")
         }
         "/gzip-truncated" => {
             let z = gzip(&b"192.0.2.77\n".repeat(2000));
-            let head = format!(
+            let mut out = format!(
                 "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
                 z.len()
-            );
-            conn.write_all(head.as_bytes()).await?;
-            conn.write_all(&z[..z.len() / 2]).await?;
-            conn.shutdown().await
+            )
+            .into_bytes();
+            out.extend_from_slice(&z[..z.len() / 2]);
+            Reply::raw(&out, None)
         }
-        "/stall-head" => {
-            tokio::time::sleep(Duration::from_secs(30)).await;
-            Ok(())
-        }
-        "/stall-body" => {
-            conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nConnection: close\r\n\r\n0123456789").await?;
-            conn.flush().await?;
-            tokio::time::sleep(Duration::from_secs(30)).await;
-            Ok(())
-        }
+        "/stall-head" => Reply::silence(Duration::from_secs(30)),
+        "/stall-body" => Reply::raw(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nConnection: close\r\n\r\n0123456789",
+            Some(Duration::from_secs(30)),
+        ),
         "/truncated" => {
-            conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nConnection: close\r\n\r\n").await?;
-            conn.write_all(&PLAIN[..20]).await?;
-            conn.shutdown().await
+            let mut out = b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nConnection: close\r\n\r\n".to_vec();
+            out.extend_from_slice(&PLAIN[..20]);
+            Reply::raw(&out, None)
         }
         "/big-declared" => {
-            conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 104857600\r\nConnection: close\r\n\r\n").await?;
-            conn.write_all(PLAIN).await?;
-            tokio::time::sleep(Duration::from_secs(5)).await;
-            Ok(())
+            let mut out = b"HTTP/1.1 200 OK\r\nContent-Length: 104857600\r\nConnection: close\r\n\r\n".to_vec();
+            out.extend_from_slice(PLAIN);
+            Reply::raw(&out, Some(Duration::from_secs(5)))
         }
         "/big-chunked" => {
             // No length announced: the cap must be found while streaming.
-            // Sends up to 8x the cap and stops when the client hangs up.
-            conn.write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n").await?;
+            // Up to 8x the cap; the write stops when the client hangs up.
+            let mut out = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n".to_vec();
             let piece = vec![b'7'; 64 * 1024];
             for _ in 0..(8 * CAP as usize / piece.len()) {
-                conn.write_all(format!("{:x}\r\n", piece.len()).as_bytes()).await?;
-                conn.write_all(&piece).await?;
-                conn.write_all(b"\r\n").await?;
+                out.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+                out.extend_from_slice(&piece);
+                out.extend_from_slice(b"\r\n");
             }
-            conn.write_all(b"0\r\n\r\n").await
+            out.extend_from_slice(b"0\r\n\r\n");
+            Reply::raw(&out, None)
         }
-        _ => respond(&mut conn, "404 Not Found", &[], b"").await,
+        _ => Reply::respond("404 Not Found", &[], b""),
     }
-}
-
-async fn respond<S: AsyncWrite + Unpin>(
-    conn: &mut S,
-    status: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> std::io::Result<()> {
-    let mut out = format!("HTTP/1.1 {status}\r\nConnection: close\r\n");
-    for (k, v) in headers {
-        out.push_str(&format!("{k}: {v}\r\n"));
-    }
-    if !status.starts_with("304") {
-        out.push_str(&format!("Content-Length: {}\r\n", body.len()));
-    }
-    out.push_str("\r\n");
-    conn.write_all(out.as_bytes()).await?;
-    conn.write_all(body).await?;
-    conn.shutdown().await
 }
 
 // ---------------------------------------------------------------------------
@@ -289,7 +168,7 @@ async fn respond<S: AsyncWrite + Unpin>(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_fetches_a_plain_body_with_our_headers() {
-    let srv = HttpServer::start().await;
+    let srv = HttpServer::start(route).await;
     let (bytes, validators, content_type, final_url) =
         body_of(fetcher().fetch(&srv.source("/plain"), None).await.unwrap());
     assert_eq!(bytes, PLAIN);
@@ -304,7 +183,7 @@ async fn http_fetches_a_plain_body_with_our_headers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_etag_and_last_modified_give_not_modified_on_the_conditional_request() {
-    let srv = HttpServer::start().await;
+    let srv = HttpServer::start(route).await;
     let f = fetcher();
     let (bytes, validators, _, _) = body_of(f.fetch(&srv.source("/etag"), None).await.unwrap());
     assert_eq!(bytes, PLAIN);
@@ -326,7 +205,7 @@ async fn http_etag_and_last_modified_give_not_modified_on_the_conditional_reques
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_compressed_bodies_are_decompressed() {
-    let srv = HttpServer::start().await;
+    let srv = HttpServer::start(route).await;
     let f = fetcher();
     for path in ["/gzip", "/deflate", "/list.gz"] {
         let (bytes, ..) = body_of(f.fetch(&srv.source(path), None).await.unwrap_or_else(|e| panic!("{path}: {e}")));
@@ -343,7 +222,7 @@ async fn http_compressed_bodies_are_decompressed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_500_then_200_is_retried_and_succeeds() {
-    let srv = HttpServer::start().await;
+    let srv = HttpServer::start(route).await;
     let (bytes, ..) = body_of(fetcher().fetch(&srv.source("/flaky"), None).await.unwrap());
     assert_eq!(bytes, PLAIN);
     assert_eq!(srv.hits("/flaky"), 2);
@@ -351,7 +230,7 @@ async fn http_500_then_200_is_retried_and_succeeds() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_429_waits_for_retry_after_and_a_long_retry_after_is_handed_back() {
-    let srv = HttpServer::start().await;
+    let srv = HttpServer::start(route).await;
     let f = fetcher();
     let t = Instant::now();
     let (bytes, ..) = body_of(f.fetch(&srv.source("/busy"), None).await.unwrap());
@@ -372,7 +251,7 @@ async fn http_429_waits_for_retry_after_and_a_long_retry_after_is_handed_back() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_404_is_permanent_and_not_retried() {
-    let srv = HttpServer::start().await;
+    let srv = HttpServer::start(route).await;
     let f = fetcher();
     let e = f.fetch(&srv.source("/missing"), None).await.unwrap_err();
     assert!(matches!(e, FetchError::Status { status: 404, .. }), "{e:?}");
@@ -387,7 +266,7 @@ async fn http_404_is_permanent_and_not_retried() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_stalled_body_times_out_and_is_retried() {
-    let srv = HttpServer::start().await;
+    let srv = HttpServer::start(route).await;
     let t = Instant::now();
     let e = fetcher().fetch(&srv.source("/stall-body"), None).await.unwrap_err();
     assert!(matches!(e, FetchError::Timeout { phase: TimeoutPhase::Idle, .. }), "{e:?}");
@@ -399,7 +278,7 @@ async fn http_stalled_body_times_out_and_is_retried() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_silent_server_is_cut_by_the_job_deadline() {
-    let srv = HttpServer::start().await;
+    let srv = HttpServer::start(route).await;
     let settings = FetchSettings {
         idle_timeout: Duration::from_secs(10),
         attempt_timeout: Duration::from_millis(700),
@@ -416,7 +295,7 @@ async fn http_silent_server_is_cut_by_the_job_deadline() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_body_over_the_cap_is_refused() {
-    let srv = HttpServer::start().await;
+    let srv = HttpServer::start(route).await;
     let f = fetcher();
     // Announced length over the cap: refused before reading the body.
     let t = Instant::now();
@@ -433,7 +312,7 @@ async fn http_body_over_the_cap_is_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_truncated_body_is_an_error() {
-    let srv = HttpServer::start().await;
+    let srv = HttpServer::start(route).await;
     let e = fetcher().fetch(&srv.source("/truncated"), None).await.unwrap_err();
     assert!(matches!(e, FetchError::Truncated { .. }), "{e:?}");
     assert_eq!(e.disposition(), Disposition::RetryLater);
@@ -446,7 +325,7 @@ async fn http_truncated_body_is_an_error() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_redirect_is_followed_and_reported() {
-    let srv = HttpServer::start().await;
+    let srv = HttpServer::start(route).await;
     let (bytes, _, _, final_url) = body_of(fetcher().fetch(&srv.source("/redirect"), None).await.unwrap());
     assert_eq!(bytes, PLAIN);
     assert_eq!(final_url.path(), "/plain");
@@ -476,7 +355,7 @@ async fn http_unknown_host_is_a_dns_error() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fetch_all_one_stalled_feed_delays_no_other() {
-    let srv = HttpServer::start().await;
+    let srv = HttpServer::start(route).await;
     let settings = FetchSettings { idle_timeout: Duration::from_secs(3), max_retries: 0, ..quick_settings() };
     let f = Fetcher::new(settings).unwrap();
     let jobs: Vec<(&str, Source, Option<Validators>)> = vec![
@@ -545,7 +424,7 @@ fn test_pki() -> (String, TlsAcceptor) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn https_with_a_trusted_ca_works_and_refuses_downgrade_redirects() {
     let (ca_pem, acceptor) = test_pki();
-    let srv = HttpServer::start_with(Some(acceptor)).await;
+    let srv = HttpServer::start_with(Some(acceptor), route).await;
     let settings = FetchSettings { extra_roots_pem: ca_pem.into_bytes(), ..quick_settings() };
     let f = Fetcher::new(settings).unwrap();
     let (bytes, _, _, final_url) = body_of(f.fetch(&srv.source("/gzip"), None).await.unwrap());
@@ -561,7 +440,7 @@ async fn https_with_a_trusted_ca_works_and_refuses_downgrade_redirects() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn https_with_an_untrusted_certificate_is_a_permanent_tls_error() {
     let (_, acceptor) = test_pki();
-    let srv = HttpServer::start_with(Some(acceptor)).await;
+    let srv = HttpServer::start_with(Some(acceptor), route).await;
     let e = fetcher().fetch(&srv.source("/plain"), None).await.unwrap_err();
     assert!(matches!(e, FetchError::Tls { .. }), "{e:?}");
     assert_eq!(e.disposition(), Disposition::Permanent);
@@ -629,99 +508,6 @@ async fn file_gz_missing_and_oversized() {
 
 // ---------------------------------------------------------------------------
 // ftp
-
-/// Starts pyftpdlib on 127.0.0.1 with an ephemeral port, serving `root` to
-/// anonymous and to `feeder` / `s3cr:et`. Killed (by PID) at drop.
-struct FtpServer {
-    child: Child,
-    port: u16,
-    log: std::path::PathBuf,
-}
-
-/// Debian's python3 (where `apt-get install python3-pyftpdlib` puts the
-/// module), else the first python3 on PATH, whichever can import pyftpdlib.
-fn python_with_pyftpdlib() -> std::path::PathBuf {
-    let on_path = require_tool("python3");
-    for python in [std::path::PathBuf::from("/usr/bin/python3"), on_path] {
-        let ok = Command::new(&python)
-            .args(["-c", "import pyftpdlib"])
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if ok {
-            return python;
-        }
-    }
-    panic!("no python3 can import pyftpdlib; run tests/run-all.sh (it installs python3-pyftpdlib)");
-}
-
-const FTP_SERVER_PY: &str = r#"
-import sys
-try:
-    from pyftpdlib.authorizers import DummyAuthorizer
-    from pyftpdlib.handlers import FTPHandler
-    from pyftpdlib.servers import FTPServer
-except ImportError as e:
-    print("IMPORT-ERROR %s" % e, flush=True)
-    sys.exit(3)
-root = sys.argv[1]
-auth = DummyAuthorizer()
-auth.add_anonymous(root)
-auth.add_user("feeder", "s3cr:et", root, perm="elr")
-class Handler(FTPHandler):
-    # Answer a failed login at once (the default waits 3 s).
-    auth_failed_timeout = 0.1
-Handler.authorizer = auth
-server = FTPServer(("127.0.0.1", 0), Handler)
-print(server.socket.getsockname()[1], flush=True)
-server.serve_forever()
-"#;
-
-impl FtpServer {
-    fn start(root: &Path, scratch: &Path) -> FtpServer {
-        let python = python_with_pyftpdlib();
-        let script = scratch.join("ftpd.py");
-        std::fs::write(&script, FTP_SERVER_PY).unwrap();
-        let log = scratch.join("ftpd.log");
-        let mut child = Command::new(python)
-            .arg(&script)
-            .arg(root)
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("start python3 FTP server");
-        let mut line = String::new();
-        std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
-        if line.starts_with("IMPORT-ERROR") {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "pyftpdlib is not installed ({}); run tests/run-all.sh (it installs python3-pyftpdlib)",
-                line.trim()
-            );
-        }
-        let port = line.trim().parse().unwrap_or_else(|_| {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("FTP server did not start: {line:?}; log: {}", std::fs::read_to_string(&log).unwrap_or_default())
-        });
-        FtpServer { child, port, log }
-    }
-
-    fn source(&self, userinfo: &str, file: &str) -> Source {
-        Source::parse(&format!("ftp://{userinfo}127.0.0.1:{}/{file}", self.port)).unwrap()
-    }
-}
-
-impl Drop for FtpServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            eprintln!("FTP server log:\n{}", std::fs::read_to_string(&self.log).unwrap_or_default());
-        }
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ftp_fetch_then_not_modified_then_changed() {
