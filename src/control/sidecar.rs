@@ -366,8 +366,18 @@ impl Sidecar {
                     }
                 }
             }
-            // Union of the feeds, overlaps and adjacent prefixes merged.
-            let nets = IpNet::aggregate(&nets);
+            // Union of the feeds. Prefixes narrow enough to be published as
+            // host records are kept as they are (the writer expands them and
+            // removes duplicate hosts); only wider ones are aggregated
+            // (overlaps and adjacent prefixes merged). Aggregating first
+            // would merge two adjacent /24s into a /23 and drop their hosts
+            // from the DNS answers (regression test in tests/it/sidecar_e2e.rs).
+            let (narrow, wide): (Vec<IpNet>, Vec<IpNet>) = nets.into_iter().partition(|n| match n {
+                IpNet::V4(n) => n.prefix_len() >= z.expand_v4,
+                IpNet::V6(n) => n.prefix_len() >= z.expand_v6,
+            });
+            let mut nets = narrow;
+            nets.extend(IpNet::aggregate(&wide));
             if let Some(o) = oldest {
                 w.oldest_input.insert(l.name.clone(), o.max(0) as u64);
             }

@@ -65,3 +65,26 @@ fn a_shrunken_feed_is_held_back_until_the_operator_accepts_it() {
     let (ok, out) = run(&["feeds", "accept", "f", "--config", cfg]);
     assert!(!ok && out.contains("no held-back version"), "{out}");
 }
+
+/// Regression (issue 3): adjacent /24s of a feed must not be merged into a
+/// /23 before expansion, which would drop all their hosts from DNS.
+#[test]
+fn regression_issue3_adjacent_slash24s_stay_host_records() {
+    let dir = tempdir();
+    let feed = dir.path().join("feed.txt");
+    std::fs::write(&feed, "10.1.0.0/24\n10.1.1.0/24\n10.1.1.7\n10.8.0.0/16\n10.9.0.0/16\n").unwrap();
+    let data = dir.path().join("data");
+    let config = dir.path().join("feedwall.toml");
+    std::fs::write(
+        &config,
+        format!("data_dir = {:?}\n[[feed]]\nid = \"f\"\nurl = \"file://{}\"\nformat = \"plain\"\n[[list]]\nname = \"l\"\nfeeds = [\"f\"]\n", data.display().to_string(), feed.display()),
+    )
+    .unwrap();
+    let (ok, out) = run(&["control", "--config", config.to_str().unwrap(), "--once"]);
+    assert!(ok, "{out}");
+    let o = Command::new(bin()).args(["snapshot", "inspect", "--json"]).arg(data.join("snapshot.fw")).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["lists"][0]["v4_hosts"], 512, "{v}");
+    // The wide ones are aggregated: two adjacent /16s become one /15.
+    assert_eq!(v["lists"][0]["wide"], serde_json::json!(["10.8.0.0/15"]));
+}

@@ -10,10 +10,10 @@
 //! held-back feed recovered (nothing left for an operator to accept).
 //!
 //! Expected list content is computed here from the fixtures' `expected/`
-//! files, independently of the sidecar: the union of the list's feeds,
-//! aggregated (`IpNet::aggregate`: overlapping and adjacent prefixes
-//! merged), then every prefix of /24 or longer (IPv4), /120 or longer
-//! (IPv6) expanded into its addresses; wider prefixes are not host records.
+//! files, independently of the sidecar: the union of the list's feeds;
+//! every prefix of /24 or longer (IPv4), /120 or longer (IPv6) expanded into
+//! its addresses; the wider ones aggregated (`IpNet::aggregate`: overlapping
+//! and adjacent prefixes merged), kept in the snapshot, not host records.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -65,17 +65,19 @@ struct Expected {
 impl Expected {
     fn of(nets: &[IpNet]) -> Expected {
         let mut out = Expected::default();
-        for net in IpNet::aggregate(&nets.to_vec()) {
-            match net {
+        let mut wide = Vec::new();
+        for net in nets {
+            match *net {
                 IpNet::V4(n) if n.prefix_len() >= 24 => {
                     out.v4.extend((u32::from(n.network())..=u32::from(n.broadcast())).map(Ipv4Addr::from));
                 }
                 IpNet::V6(n) if n.prefix_len() >= 120 => {
                     out.v6.extend((u128::from(n.network())..=u128::from(n.broadcast())).map(Ipv6Addr::from));
                 }
-                _ => out.wide += 1,
+                other => wide.push(other),
             }
         }
+        out.wide = IpNet::aggregate(&wide).len();
         out
     }
 
