@@ -77,7 +77,8 @@ fn zone(z: &str) -> Option<i64> {
     let digits: String = z[1..].chars().filter(|&c| c != ':').collect();
     let (h, m) = match digits.len() {
         2 => (num(&digits)?, 0),
-        4 => (num(&digits[..2])?, num(&digits[2..])?),
+        // `get`: four bytes need not be four characters (`+1é1`).
+        4 => (num(digits.get(..2)?)?, num(digits.get(2..)?)?),
         _ => return None,
     };
     if h > 23 || m > 59 {
@@ -173,5 +174,16 @@ mod tests {
         assert_eq!(parse_time("3 Nov 2026 01:00:17 EST"), Some(1_793_685_617));
         assert_eq!(parse_time("1793682901"), Some(1_793_682_901));
         assert_eq!(parse_time("yesterday"), None);
+    }
+
+    /// Issue 3 (fuzzing the feed parsers): a zone of four bytes that are not
+    /// four characters (`+1é1`, or `+\xFF0` after lossy UTF-8) was sliced
+    /// inside a character; the input is `fuzz/regressions/feeds_csv-zone-*`.
+    #[test]
+    fn regression_issue3_non_ascii_zone_is_no_time_not_a_panic() {
+        for s in ["2026-11-03T06:00+1é1", "2026-11-03T06:00:17+1é1", "2026-11-03 06:00:17 -é1", "Tue, 03 Nov 2026 06:00:17 +1é1", "2026-11-03T06:00:17+\u{FFFD}0"] {
+            assert_eq!(parse_time(s), None, "{s}");
+        }
+        assert_eq!(parse_time("2026-11-03T06:00:17+0000"), Some(1_793_685_617));
     }
 }
