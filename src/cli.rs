@@ -11,7 +11,7 @@ use ipnet::IpNet;
 
 use crate::lists;
 use crate::responder::{self, tcp::TcpLimits, DnsOptions};
-use crate::snapshot::{self, DeviceSpec, ListSpec, SnapshotWriter, ZoneSettings};
+use crate::snapshot::{self, DeviceSpec, ListSpec, SnapshotWriter};
 
 #[derive(Parser, Debug)]
 #[command(name = "feedwall", version, about = "Threat-list DNS appliance: IP reputation feeds published as DNS names")]
@@ -246,15 +246,18 @@ impl BuildArgs {
         if self.expand_v4 > 32 || self.expand_v6 > 128 {
             bail!("--expand-v4 must be at most 32 and --expand-v6 at most 128");
         }
-        let mut zone = ZoneSettings::new(&self.zone).with_context(|| format!("--zone {:?}", self.zone))?;
-        zone.ttl = self.ttl;
-        zone.max_a_per_name = self.max_a;
-        zone.max_aaaa_per_name = self.max_aaaa;
-        zone.expand_v4 = self.expand_v4;
-        zone.expand_v6 = self.expand_v6;
-        if !self.ns_addr.is_empty() {
-            zone.nameservers[0].1 = self.ns_addr.clone();
+        let zone = crate::config::ZoneConfig {
+            apex: self.zone.clone(),
+            ttl: self.ttl,
+            negative_ttl: snapshot::writer::DEFAULT_NEGATIVE_TTL,
+            max_a_per_name: self.max_a,
+            max_aaaa_per_name: self.max_aaaa,
+            expand_v4: self.expand_v4,
+            expand_v6: self.expand_v6,
+            ns_addrs: self.ns_addr.clone(),
         }
+        .settings()
+        .with_context(|| format!("--zone {:?}", self.zone))?;
         let mut caps = std::collections::HashMap::new();
         for c in &self.capacity {
             let (n, v) = split_pair(c, "--capacity")?;

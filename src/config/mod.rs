@@ -182,6 +182,23 @@ pub struct ZoneConfig {
     pub ns_addrs: Vec<IpAddr>,
 }
 
+impl ZoneConfig {
+    /// The snapshot writer's zone settings for this zone.
+    pub fn settings(&self) -> Result<crate::snapshot::ZoneSettings, crate::snapshot::BuildError> {
+        let mut zone = crate::snapshot::ZoneSettings::new(&self.apex)?;
+        zone.ttl = self.ttl;
+        zone.negative_ttl = self.negative_ttl;
+        zone.max_a_per_name = self.max_a_per_name;
+        zone.max_aaaa_per_name = self.max_aaaa_per_name;
+        zone.expand_v4 = self.expand_v4;
+        zone.expand_v6 = self.expand_v6;
+        if !self.ns_addrs.is_empty() {
+            zone.nameservers[0].1 = self.ns_addrs.clone();
+        }
+        Ok(zone)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct DnsConfig {
     pub listen: Vec<SocketAddr>,

@@ -31,7 +31,7 @@ use crate::archive::{self, Archive, FeedMeta, FeedVersion, FetchOutcome, FetchSt
 use crate::config::{Config, FeedConfig};
 use crate::feeds::{self, Format, FormatOptions};
 use crate::fetch::{Fetched, Fetcher, FetchSettings, Source, Validators};
-use crate::snapshot::{DeviceSpec, ListSpec, SnapshotWriter, ZoneSettings, AUDIENCE_ALL};
+use crate::snapshot::{DeviceSpec, ListSpec, SnapshotWriter, AUDIENCE_ALL};
 
 /// File names inside the data directory.
 pub const SNAPSHOT_FILE: &str = "snapshot.fw";
@@ -343,17 +343,7 @@ impl Sidecar {
     /// The snapshot writer for the current inputs.
     pub fn writer(&self, serial: u32, created_unix: u64) -> anyhow::Result<SnapshotWriter> {
         let z = &self.cfg.zone;
-        let mut zone = ZoneSettings::new(&z.apex)?;
-        zone.ttl = z.ttl;
-        zone.negative_ttl = z.negative_ttl;
-        zone.max_a_per_name = z.max_a_per_name;
-        zone.max_aaaa_per_name = z.max_aaaa_per_name;
-        zone.expand_v4 = z.expand_v4;
-        zone.expand_v6 = z.expand_v6;
-        if !z.ns_addrs.is_empty() {
-            zone.nameservers[0].1 = z.ns_addrs.clone();
-        }
-        let mut w = SnapshotWriter::new(zone, serial);
+        let mut w = SnapshotWriter::new(z.settings()?, serial);
         w.created_unix = created_unix;
         for l in &self.cfg.lists {
             let mut nets: Vec<IpNet> = Vec::new();
