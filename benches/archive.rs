@@ -19,18 +19,34 @@ const STEP: u64 = ENTRIES / 100;
 const T0: i64 = 1_793_577_600;
 
 fn feed() -> FeedMeta {
-    FeedMeta { id: "big".into(), name: "Big list".into(), url: "https://feeds.example/big.txt".into(), provider: "Example".into(), homepage: String::new() }
+    FeedMeta {
+        id: "big".into(),
+        name: "Big list".into(),
+        url: "https://feeds.example/big.txt".into(),
+        provider: "Example".into(),
+        homepage: String::new(),
+    }
 }
 
 /// Entry `i`: mostly host addresses, every 16th a /24, with the detail a
 /// scored feed carries.
 fn entry(i: u64) -> (IpNet, Detail) {
     let net = if i % 16 == 0 {
-        IpNet::new_assert(IpAddr::V4(Ipv4Addr::from(0x6400_0000u32.wrapping_add((i as u32) << 8))), 24)
+        IpNet::new_assert(
+            IpAddr::V4(Ipv4Addr::from(0x6400_0000u32.wrapping_add((i as u32) << 8))),
+            24,
+        )
     } else {
-        IpNet::from(IpAddr::V4(Ipv4Addr::from(0x0A00_0000u32.wrapping_add(i as u32))))
+        IpNet::from(IpAddr::V4(Ipv4Addr::from(
+            0x0A00_0000u32.wrapping_add(i as u32),
+        )))
     };
-    let detail = Detail { score: Some((i % 100) as f32 / 10.0), category: Some(["scanner", "c2", "spam"][(i % 3) as usize].into()), country: None, reference: None };
+    let detail = Detail {
+        score: Some((i % 100) as f32 / 10.0),
+        category: Some(["scanner", "c2", "spam"][(i % 3) as usize].into()),
+        country: None,
+        reference: None,
+    };
     (net, detail)
 }
 
@@ -42,14 +58,20 @@ fn version(k: u64) -> FeedVersion {
         feed: "big".into(),
         fetched_at: Timestamp(T0 + k as i64 * 3600),
         hash: format!("v{k}"),
-        counts: Counts { entries: ENTRIES, rejected: 0, ignored: 0 },
+        counts: Counts {
+            entries: ENTRIES,
+            rejected: 0,
+            ignored: 0,
+        },
         entries,
     }
 }
 
 fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("archive");
-    g.sample_size(10).measurement_time(Duration::from_secs(20)).warm_up_time(Duration::from_secs(1));
+    g.sample_size(10)
+        .measurement_time(Duration::from_secs(20))
+        .warm_up_time(Duration::from_secs(1));
     let meta = feed();
 
     let first = version(0);
@@ -118,18 +140,23 @@ fn bench(c: &mut Criterion) {
     g.bench_function("listed_now_in_1m_archive", |b| {
         b.iter(|| {
             n = n.wrapping_add(7919);
-            a.listed_now(IpAddr::V4(Ipv4Addr::from(0x0A00_0000u32 + n % 2_000_000))).unwrap()
+            a.listed_now(IpAddr::V4(Ipv4Addr::from(0x0A00_0000u32 + n % 2_000_000)))
+                .unwrap()
         })
     });
     g.bench_function("history_in_1m_archive", |b| {
         b.iter(|| {
             n = n.wrapping_add(7919);
-            a.history(IpAddr::V4(Ipv4Addr::from(0x0A00_0000u32 + n % 2_000_000))).unwrap()
+            a.history(IpAddr::V4(Ipv4Addr::from(0x0A00_0000u32 + n % 2_000_000)))
+                .unwrap()
         })
     });
     g.finish();
     let size = std::fs::metadata(&db).map(|m| m.len()).unwrap_or(0);
-    eprintln!("archive file after {k} changed versions: {:.1} MiB", size as f64 / 1048576.0);
+    eprintln!(
+        "archive file after {k} changed versions: {:.1} MiB",
+        size as f64 / 1048576.0
+    );
 }
 
 criterion_group!(benches, bench);

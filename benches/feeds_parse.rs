@@ -25,7 +25,10 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use feedwall::feeds::{self, Format, FormatOptions};
 
 fn lines_wanted() -> usize {
-    std::env::var("FEEDWALL_BENCH_LINES").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000)
+    std::env::var("FEEDWALL_BENCH_LINES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000)
 }
 
 /// xorshift64*: a fixed seed, so every run parses the same feed.
@@ -46,7 +49,9 @@ impl Rng {
     }
 
     fn v6(&mut self) -> u128 {
-        0x2000u128 << 112 | u128::from(self.next()) << 48 | u128::from(self.next() & 0xFFFF_FFFF_FFFF)
+        0x2000u128 << 112
+            | u128::from(self.next()) << 48
+            | u128::from(self.next() & 0xFFFF_FFFF_FFFF)
     }
 }
 
@@ -63,9 +68,21 @@ fn plain_feed(lines: usize) -> String {
                 previous = a;
                 writeln!(s, "{}", Ipv4Addr::from(a)).unwrap();
             }
-            860..=899 => writeln!(s, "{}/{}", Ipv4Addr::from(r.v4() & 0xFFFF_FF00), 16 + r.next() % 9).unwrap(),
+            860..=899 => writeln!(
+                s,
+                "{}/{}",
+                Ipv4Addr::from(r.v4() & 0xFFFF_FF00),
+                16 + r.next() % 9
+            )
+            .unwrap(),
             900..=949 => writeln!(s, "{}", Ipv6Addr::from(r.v6())).unwrap(),
-            950..=959 => writeln!(s, "{}/{}", Ipv6Addr::from(r.v6() & !0xFFFF), 48 + r.next() % 17).unwrap(),
+            950..=959 => writeln!(
+                s,
+                "{}/{}",
+                Ipv6Addr::from(r.v6() & !0xFFFF),
+                48 + r.next() % 17
+            )
+            .unwrap(),
             960..=979 => writeln!(s, "{} # seen {i}", Ipv4Addr::from(r.v4())).unwrap(),
             980..=989 => writeln!(s, "# comment {i}").unwrap(),
             990..=994 => s.push('\n'),
@@ -101,7 +118,13 @@ fn range_feed(lines: usize) -> String {
             }
             85..=94 => {
                 let a = r.v6() & !0xFFFF;
-                writeln!(s, "{}{dash}{}", Ipv6Addr::from(a), Ipv6Addr::from(a + u128::from(r.next() % 65_536))).unwrap();
+                writeln!(
+                    s,
+                    "{}{dash}{}",
+                    Ipv6Addr::from(a),
+                    Ipv6Addr::from(a + u128::from(r.next() % 65_536))
+                )
+                .unwrap();
                 continue;
             }
             95..=97 => {
@@ -120,7 +143,10 @@ fn range_feed(lines: usize) -> String {
 
 /// CPU time of the calling thread.
 fn thread_cpu() -> Duration {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: `ts` is a valid, writable timespec; CLOCK_THREAD_CPUTIME_ID is
     // supported on every Linux this runs on (an error leaves it zeroed).
     unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
@@ -129,7 +155,10 @@ fn thread_cpu() -> Duration {
 
 fn bench_parse(c: &mut Criterion) {
     let lines = lines_wanted();
-    let feeds = [("plain", Format::Plain, plain_feed(lines)), ("ip_range", Format::IpRange, range_feed(lines))];
+    let feeds = [
+        ("plain", Format::Plain, plain_feed(lines)),
+        ("ip_range", Format::IpRange, range_feed(lines)),
+    ];
     let opts = FormatOptions::default();
     for (name, format, text) in &feeds {
         // Timed runs, reported as lines/s (best of five), by the wall clock
@@ -159,7 +188,9 @@ fn bench_parse(c: &mut Criterion) {
     }
 
     let mut g = c.benchmark_group("feeds_parse");
-    g.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(5));
+    g.sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(5));
     g.throughput(Throughput::Elements(lines as u64));
     for (name, format, text) in &feeds {
         g.bench_function(BenchmarkId::new(*name, format!("{lines}_lines")), |b| {

@@ -20,7 +20,9 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use feedwall::lists::{DEFAULT_EXPAND_V4, DEFAULT_EXPAND_V6};
-use feedwall::snapshot::{encode, DeviceSpec, ListSpec, SnapshotWriter, ZoneSettings, AUDIENCE_ALL};
+use feedwall::snapshot::{
+    encode, DeviceSpec, ListSpec, SnapshotWriter, ZoneSettings, AUDIENCE_ALL,
+};
 use ipnet::IpNet;
 
 /// xorshift64*: a fixed seed, so every run builds the same snapshot.
@@ -41,7 +43,9 @@ impl Rng {
     }
 
     fn v6(&mut self) -> u128 {
-        0x2000u128 << 112 | u128::from(self.next()) << 48 | u128::from(self.next() & 0xFFFF_FFFF_FFFF)
+        0x2000u128 << 112
+            | u128::from(self.next()) << 48
+            | u128::from(self.next() & 0xFFFF_FFFF_FFFF)
     }
 }
 
@@ -66,7 +70,9 @@ fn feeds() -> Vec<(&'static str, Vec<IpNet>)> {
     let mut r = Rng(0x5EED_2026_1105);
     // Attackers: two overlapping host lists (a quarter of the second is in
     // the first), some hosts in runs of neighbours.
-    let a: Vec<u32> = (0..339_000).map(|i| if i % 10 == 0 { 0 } else { r.v4() }).collect();
+    let a: Vec<u32> = (0..339_000)
+        .map(|i| if i % 10 == 0 { 0 } else { r.v4() })
+        .collect();
     let mut dshield: Vec<IpNet> = Vec::new();
     let mut prev = 0u32;
     for a in a {
@@ -84,13 +90,27 @@ fn feeds() -> Vec<(&'static str, Vec<IpNet>)> {
     phish.extend((0..30_000).map(|_| host6(r.v6())));
     // Hijacked networks: /24s and a few /25-/28s (expanded into hosts), a
     // few wide networks (kept as networks).
-    let mut drop: Vec<IpNet> = (0..600).map(|_| IpNet::new_assert(IpAddr::V4(Ipv4Addr::from(r.v4() & 0xFFFF_FF00)), 24)).collect();
+    let mut drop: Vec<IpNet> = (0..600)
+        .map(|_| IpNet::new_assert(IpAddr::V4(Ipv4Addr::from(r.v4() & 0xFFFF_FF00)), 24))
+        .collect();
     drop.extend((0..2_000).map(|_| {
         let len = 25 + (r.next() % 4) as u8;
         IpNet::new_assert(IpAddr::V4(Ipv4Addr::from(r.v4())), len).trunc()
     }));
-    drop.extend((0..200).map(|_| IpNet::new_assert(IpAddr::V4(Ipv4Addr::from(r.v4())), 12 + (r.next() % 10) as u8).trunc()));
-    drop.extend((0..50).map(|_| IpNet::new_assert(IpAddr::V6(Ipv6Addr::from(r.v6())), 32 + (r.next() % 16) as u8).trunc()));
+    drop.extend((0..200).map(|_| {
+        IpNet::new_assert(
+            IpAddr::V4(Ipv4Addr::from(r.v4())),
+            12 + (r.next() % 10) as u8,
+        )
+        .trunc()
+    }));
+    drop.extend((0..50).map(|_| {
+        IpNet::new_assert(
+            IpAddr::V6(Ipv6Addr::from(r.v6())),
+            32 + (r.next() % 16) as u8,
+        )
+        .trunc()
+    }));
     // Tor exits: IPv4 and IPv6 hosts.
     let mut tor: Vec<IpNet> = (0..8_000).map(|_| host4(r.v4())).collect();
     tor.extend((0..4_000).map(|_| host6(r.v6())));
@@ -126,10 +146,11 @@ fn aggregate(feeds: &[(&str, Vec<IpNet>)]) -> Vec<(&'static str, Vec<IpNet>)> {
                     nets.extend_from_slice(f);
                 }
             }
-            let (mut narrow, wide): (Vec<IpNet>, Vec<IpNet>) = nets.into_iter().partition(|n| match n {
-                IpNet::V4(n) => n.prefix_len() >= DEFAULT_EXPAND_V4,
-                IpNet::V6(n) => n.prefix_len() >= DEFAULT_EXPAND_V6,
-            });
+            let (mut narrow, wide): (Vec<IpNet>, Vec<IpNet>) =
+                nets.into_iter().partition(|n| match n {
+                    IpNet::V4(n) => n.prefix_len() >= DEFAULT_EXPAND_V4,
+                    IpNet::V6(n) => n.prefix_len() >= DEFAULT_EXPAND_V6,
+                });
             narrow.extend(IpNet::aggregate(&wide));
             (*name, narrow)
         })
@@ -138,13 +159,26 @@ fn aggregate(feeds: &[(&str, Vec<IpNet>)]) -> Vec<(&'static str, Vec<IpNet>)> {
 
 /// Step 2's input: the writer with the zone, lists and one device.
 fn writer(lists: Vec<(&'static str, Vec<IpNet>)>) -> SnapshotWriter {
-    let mut w = SnapshotWriter::new(ZoneSettings::new("feedwall.internal").expect("zone"), 20_261_105);
+    let mut w = SnapshotWriter::new(
+        ZoneSettings::new("feedwall.internal").expect("zone"),
+        20_261_105,
+    );
     w.created_unix = 1_793_836_800;
     for (name, nets) in lists {
-        w.lists.push(ListSpec { name: name.into(), audience: AUDIENCE_ALL, capacity: Some(128), nets, source: "bench".into() });
+        w.lists.push(ListSpec {
+            name: name.into(),
+            audience: AUDIENCE_ALL,
+            capacity: Some(128),
+            nets,
+            source: "bench".into(),
+        });
     }
     w.accounts.push((0, "operator".into()));
-    w.devices.push(DeviceSpec { name: "demo".into(), account: 0, prefixes: vec!["127.0.0.1/32".parse().expect("prefix")] });
+    w.devices.push(DeviceSpec {
+        name: "demo".into(),
+        account: 0,
+        prefixes: vec!["127.0.0.1/32".parse().expect("prefix")],
+    });
     w
 }
 
@@ -156,7 +190,10 @@ fn build_all(feeds: &[(&str, Vec<IpNet>)]) -> Vec<u8> {
 
 /// CPU time of the calling thread.
 fn thread_cpu() -> Duration {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: `ts` is a valid, writable timespec; CLOCK_THREAD_CPUTIME_ID is
     // supported on every Linux this runs on (an error leaves it zeroed).
     unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
@@ -190,10 +227,20 @@ fn bench(c: &mut Criterion) {
     // fsync, rename, directory fsync), on the disk the benchmark runs on.
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("feedwall.snap");
-    let (t_write, ()) = timed(3, || feedwall::snapshot::writer::write_atomic(&path, &bytes).expect("write"));
+    let (t_write, ()) = timed(3, || {
+        feedwall::snapshot::writer::write_atomic(&path, &bytes).expect("write")
+    });
 
-    let hosts: u64 = snap.lists.iter().map(|l| u64::from(l.v4_hosts) + u64::from(l.v6_hosts)).sum();
-    let wide: usize = snap.lists.iter().map(|l| l.wide_v4.len() + l.wide_v6.len()).sum();
+    let hosts: u64 = snap
+        .lists
+        .iter()
+        .map(|l| u64::from(l.v4_hosts) + u64::from(l.v6_hosts))
+        .sum();
+    let wide: usize = snap
+        .lists
+        .iter()
+        .map(|l| l.wide_v4.len() + l.wide_v6.len())
+        .sum();
     let feed_entries: usize = feeds.iter().map(|(_, f)| f.len()).sum();
     let list_nets: usize = w.lists.iter().map(|l| l.nets.len()).sum();
     eprintln!(
@@ -203,13 +250,27 @@ fn bench(c: &mut Criterion) {
         snap.names.len(),
         bytes.len() as f64 / (1 << 20) as f64
     );
-    for (step, (wall, cpu)) in [("aggregate", t_agg), ("build", t_build), ("encode", t_enc), ("total", t_all), ("write", t_write)] {
-        eprintln!("snapshot_build {step:>9}: wall {:8.1} ms, cpu {:8.1} ms", ms(wall), ms(cpu));
+    for (step, (wall, cpu)) in [
+        ("aggregate", t_agg),
+        ("build", t_build),
+        ("encode", t_enc),
+        ("total", t_all),
+        ("write", t_write),
+    ] {
+        eprintln!(
+            "snapshot_build {step:>9}: wall {:8.1} ms, cpu {:8.1} ms",
+            ms(wall),
+            ms(cpu)
+        );
     }
 
     let mut g = c.benchmark_group("snapshot_build");
-    g.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(10));
-    g.bench_function("1m_addresses_aggregate_build_encode", |b| b.iter_with_large_drop(|| build_all(black_box(&feeds))));
+    g.sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(10));
+    g.bench_function("1m_addresses_aggregate_build_encode", |b| {
+        b.iter_with_large_drop(|| build_all(black_box(&feeds)))
+    });
     g.finish();
 }
 

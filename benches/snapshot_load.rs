@@ -19,19 +19,34 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
-use feedwall::snapshot::{encode, ArchivedSnapshot, DeviceSpec, ListSpec, MappedSnapshot, SnapshotWriter, ZoneSettings};
+use feedwall::snapshot::{
+    encode, ArchivedSnapshot, DeviceSpec, ListSpec, MappedSnapshot, SnapshotWriter, ZoneSettings,
+};
 use ipnet::IpNet;
 
 fn names_wanted() -> u32 {
-    std::env::var("FEEDWALL_BENCH_NAMES").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000)
+    std::env::var("FEEDWALL_BENCH_NAMES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000)
 }
 
 fn writer(names: u32) -> SnapshotWriter {
     let mut w = SnapshotWriter::new(ZoneSettings::new("feedwall.internal").expect("zone"), 1);
     // 400k IPv4 hosts (1563 /24s, 100 chunks of 4000) and 40k IPv6 hosts.
-    let mut hosts: Vec<IpNet> = (0..1563u32).map(|i| IpNet::new(Ipv4Addr::from(0x0A00_0000 + (i << 8)).into(), 24).expect("len")).collect();
-    hosts.extend((0..157u128).map(|i| IpNet::new(Ipv6Addr::from(0x2001_0db8u128 << 96 | i << 8).into(), 120).expect("len")));
-    w.lists.push(ListSpec { name: "big".into(), audience: 0, capacity: None, nets: hosts, source: "bench".into() });
+    let mut hosts: Vec<IpNet> = (0..1563u32)
+        .map(|i| IpNet::new(Ipv4Addr::from(0x0A00_0000 + (i << 8)).into(), 24).expect("len"))
+        .collect();
+    hosts.extend((0..157u128).map(|i| {
+        IpNet::new(Ipv6Addr::from(0x2001_0db8u128 << 96 | i << 8).into(), 120).expect("len")
+    }));
+    w.lists.push(ListSpec {
+        name: "big".into(),
+        audience: 0,
+        capacity: None,
+        nets: hosts,
+        source: "bench".into(),
+    });
     w.lists.push(ListSpec {
         name: "many".into(),
         audience: 0,
@@ -43,7 +58,9 @@ fn writer(names: u32) -> SnapshotWriter {
         w.devices.push(DeviceSpec {
             name: format!("d{i}"),
             account: 1 + i % 100,
-            prefixes: vec![IpNet::new(Ipv4Addr::from(0x6400_0000 + (i << 4)).into(), 28).expect("len")],
+            prefixes: vec![
+                IpNet::new(Ipv4Addr::from(0x6400_0000 + (i << 4)).into(), 28).expect("len"),
+            ],
         });
     }
     w
@@ -73,26 +90,46 @@ fn bench_load(c: &mut Criterion) {
     let id = format!("{n_names}_names");
 
     let mut g = c.benchmark_group("load");
-    g.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(5));
+    g.sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(5));
     g.throughput(Throughput::Bytes(bytes.len() as u64));
-    g.bench_function(BenchmarkId::new("from_bytes", &id), |b| b.iter(|| MappedSnapshot::from_bytes(black_box(&bytes)).expect("valid")));
-    g.bench_function(BenchmarkId::new("open_mmap", &id), |b| b.iter(|| MappedSnapshot::open(black_box(&path)).expect("valid")));
-    g.bench_function(BenchmarkId::new("header_checksum_only", &id), |b| b.iter(|| feedwall::snapshot::check_header(black_box(&bytes)).map(|p| p.len())));
+    g.bench_function(BenchmarkId::new("from_bytes", &id), |b| {
+        b.iter(|| MappedSnapshot::from_bytes(black_box(&bytes)).expect("valid"))
+    });
+    g.bench_function(BenchmarkId::new("open_mmap", &id), |b| {
+        b.iter(|| MappedSnapshot::open(black_box(&path)).expect("valid"))
+    });
+    g.bench_function(BenchmarkId::new("header_checksum_only", &id), |b| {
+        b.iter(|| feedwall::snapshot::check_header(black_box(&bytes)).map(|p| p.len()))
+    });
     // rkyv validation alone (bytecheck of the archive, no header, no
     // invariants), on an aligned copy of the payload.
     let mut payload = rkyv::util::AlignedVec::<16>::with_capacity(bytes.len());
     payload.extend_from_slice(&bytes[feedwall::snapshot::HEADER_LEN..]);
     g.bench_function(BenchmarkId::new("rkyv_access_only", &id), |b| {
-        b.iter(|| rkyv::access::<ArchivedSnapshot, rkyv::rancor::Error>(black_box(&payload)).map(|s| s.names.len()).expect("valid"))
+        b.iter(|| {
+            rkyv::access::<ArchivedSnapshot, rkyv::rancor::Error>(black_box(&payload))
+                .map(|s| s.names.len())
+                .expect("valid")
+        })
     });
     g.finish();
 
     // The control plane: assembling the snapshot, then archiving it.
     let mut g = c.benchmark_group("build");
-    g.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(10));
-    g.bench_function(BenchmarkId::new("writer_build", &id), |b| b.iter(|| w.build().expect("build")));
+    g.sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(10));
+    g.bench_function(BenchmarkId::new("writer_build", &id), |b| {
+        b.iter(|| w.build().expect("build"))
+    });
     g.bench_function(BenchmarkId::new("encode", &id), |b| {
-        b.iter_batched(|| w.build().expect("build"), |s| encode(&s).expect("encode"), BatchSize::PerIteration)
+        b.iter_batched(
+            || w.build().expect("build"),
+            |s| encode(&s).expect("encode"),
+            BatchSize::PerIteration,
+        )
     });
     g.finish();
 }

@@ -59,11 +59,26 @@ pub fn build(entries: &[(IpNet, DeviceId)]) -> Result<AclTables, AclError> {
     for (net, dev) in entries {
         let net = net.trunc();
         match net {
-            IpNet::V4(n) => v4.push((u32::from(n.network()) as u128, u32::from(n.broadcast()) as u128, n.prefix_len(), *dev, net)),
-            IpNet::V6(n) => v6.push((u128::from(n.network()), u128::from(n.broadcast()), n.prefix_len(), *dev, net)),
+            IpNet::V4(n) => v4.push((
+                u32::from(n.network()) as u128,
+                u32::from(n.broadcast()) as u128,
+                n.prefix_len(),
+                *dev,
+                net,
+            )),
+            IpNet::V6(n) => v6.push((
+                u128::from(n.network()),
+                u128::from(n.broadcast()),
+                n.prefix_len(),
+                *dev,
+                net,
+            )),
         }
     }
-    Ok(AclTables { v4: flatten(v4)?, v6: flatten(v6)? })
+    Ok(AclTables {
+        v4: flatten(v4)?,
+        v6: flatten(v6)?,
+    })
 }
 
 type Prefix = (u128, u128, u8, DeviceId, IpNet);
@@ -97,7 +112,9 @@ fn flatten(mut prefixes: Vec<Prefix>) -> Result<RangeTable, AclError> {
     // yet emitted, `None` once the whole address space is behind us.
     let mut stack: Vec<(u128, DeviceId)> = Vec::new();
     let mut cursor: Option<u128> = Some(0);
-    let close = |stack: &mut Vec<(u128, DeviceId)>, cursor: &mut Option<u128>, emit: &mut dyn FnMut(u128, u128, DeviceId)| {
+    let close = |stack: &mut Vec<(u128, DeviceId)>,
+                 cursor: &mut Option<u128>,
+                 emit: &mut dyn FnMut(u128, u128, DeviceId)| {
         let (end, dev) = stack.pop().expect("non-empty stack");
         if let Some(c) = *cursor {
             if c <= end {
@@ -174,7 +191,19 @@ mod tests {
             ("2001:db8::/32".parse().unwrap(), 7),
         ];
         let t = build(&entries).unwrap();
-        for ip in ["10.1.2.3", "10.1.2.4", "10.2.0.0", "9.255.255.255", "11.0.0.0", "255.255.255.255", "255.255.255.254", "0.0.0.0", "2001:db8::1", "::1", "ffff::"] {
+        for ip in [
+            "10.1.2.3",
+            "10.1.2.4",
+            "10.2.0.0",
+            "9.255.255.255",
+            "11.0.0.0",
+            "255.255.255.255",
+            "255.255.255.254",
+            "0.0.0.0",
+            "2001:db8::1",
+            "::1",
+            "ffff::",
+        ] {
             let ip: IpAddr = ip.parse().unwrap();
             assert_eq!(lookup(&t, ip), oracle(&entries, ip), "{ip}");
         }
@@ -182,7 +211,10 @@ mod tests {
 
     #[test]
     fn duplicate_prefix_for_two_devices_is_an_error() {
-        let entries: Vec<(IpNet, DeviceId)> = vec![("10.0.0.0/8".parse().unwrap(), 1), ("10.0.0.0/8".parse().unwrap(), 2)];
+        let entries: Vec<(IpNet, DeviceId)> = vec![
+            ("10.0.0.0/8".parse().unwrap(), 1),
+            ("10.0.0.0/8".parse().unwrap(), 2),
+        ];
         assert!(matches!(build(&entries), Err(AclError::DuplicatePrefix(_))));
     }
 
@@ -211,15 +243,27 @@ mod tests {
             }
             let t = build(&entries).unwrap();
             for _ in 0..300 {
-                let ip = IpAddr::V4(std::net::Ipv4Addr::from(0x0a00_0000 | (next() as u32 & 0x0001_ffff)));
-                assert_eq!(lookup(&t, ip), oracle(&entries, ip), "round {round} ip {ip} entries {entries:?}");
+                let ip = IpAddr::V4(std::net::Ipv4Addr::from(
+                    0x0a00_0000 | (next() as u32 & 0x0001_ffff),
+                ));
+                assert_eq!(
+                    lookup(&t, ip),
+                    oracle(&entries, ip),
+                    "round {round} ip {ip} entries {entries:?}"
+                );
             }
         }
     }
 
     #[test]
     fn mapped_sources_are_canonicalised() {
-        assert_eq!(canonical_source("::ffff:127.0.0.1".parse().unwrap()), "127.0.0.1".parse::<IpAddr>().unwrap());
-        assert_eq!(canonical_source("::1".parse().unwrap()), "::1".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            canonical_source("::ffff:127.0.0.1".parse().unwrap()),
+            "127.0.0.1".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(
+            canonical_source("::1".parse().unwrap()),
+            "::1".parse::<IpAddr>().unwrap()
+        );
     }
 }

@@ -99,7 +99,8 @@ fn reflector(args: ReflectorArgs) -> anyhow::Result<()> {
         s.set_reuse_port(true)?;
         let _ = s.set_recv_buffer_size(4 << 20);
         let _ = s.set_send_buffer_size(4 << 20);
-        s.bind(&addr.into()).with_context(|| format!("cannot bind UDP {addr}"))?;
+        s.bind(&addr.into())
+            .with_context(|| format!("cannot bind UDP {addr}"))?;
         let sock: UdpSocket = s.into();
         if i == 0 {
             addr = sock.local_addr()?;
@@ -109,7 +110,8 @@ fn reflector(args: ReflectorArgs) -> anyhow::Result<()> {
     if args.tcp {
         let s = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
         s.set_reuse_address(true)?;
-        s.bind(&addr.into()).with_context(|| format!("cannot bind TCP {addr}"))?;
+        s.bind(&addr.into())
+            .with_context(|| format!("cannot bind TCP {addr}"))?;
         s.listen(128)?;
         let listener: TcpListener = s.into();
         let records = fixed_records(args.tcp_answers);
@@ -134,7 +136,12 @@ fn reflect_loop(sock: UdpSocket) {
     let mut bufs = vec![0u8; B * SZ];
     // SAFETY: plain C structs; all-zero is valid.
     let mut names: Vec<libc::sockaddr_storage> = (0..B).map(|_| unsafe { zeroed() }).collect();
-    let mut iov: Vec<libc::iovec> = (0..B).map(|i| libc::iovec { iov_base: bufs[i * SZ..].as_mut_ptr().cast(), iov_len: SZ }).collect();
+    let mut iov: Vec<libc::iovec> = (0..B)
+        .map(|i| libc::iovec {
+            iov_base: bufs[i * SZ..].as_mut_ptr().cast(),
+            iov_len: SZ,
+        })
+        .collect();
     // SAFETY: as above.
     let mut msgs: Vec<libc::mmsghdr> = (0..B).map(|_| unsafe { zeroed() }).collect();
     loop {
@@ -147,7 +154,15 @@ fn reflect_loop(sock: UdpSocket) {
             h.msg_iovlen = 1;
         }
         // SAFETY: msgs point into live buffers owned by this frame.
-        let n = unsafe { libc::recvmmsg(fd, msgs.as_mut_ptr(), B as u32, libc::MSG_WAITFORONE as _, std::ptr::null_mut()) };
+        let n = unsafe {
+            libc::recvmmsg(
+                fd,
+                msgs.as_mut_ptr(),
+                B as u32,
+                libc::MSG_WAITFORONE as _,
+                std::ptr::null_mut(),
+            )
+        };
         if n <= 0 {
             continue;
         }
@@ -161,7 +176,9 @@ fn reflect_loop(sock: UdpSocket) {
         let mut sent = 0;
         while sent < n as usize {
             // SAFETY: as above; the first n headers are initialised.
-            let r = unsafe { libc::sendmmsg(fd, msgs[sent..].as_mut_ptr(), (n as usize - sent) as u32, 0) };
+            let r = unsafe {
+                libc::sendmmsg(fd, msgs[sent..].as_mut_ptr(), (n as usize - sent) as u32, 0)
+            };
             if r <= 0 {
                 sent += 1;
             } else {
@@ -216,7 +233,11 @@ fn tcp_ceiling(listener: TcpListener, records: &[u8]) -> std::io::Result<()> {
     let mut iov: Vec<libc::iovec> = Vec::with_capacity(2 * TCP_QUEUE);
     loop {
         pfds.clear();
-        pfds.push(libc::pollfd { fd: listener.as_raw_fd(), events: libc::POLLIN, revents: 0 });
+        pfds.push(libc::pollfd {
+            fd: listener.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        });
         for c in &conns {
             let mut ev = 0;
             if c.out.len() < TCP_QUEUE {
@@ -225,7 +246,11 @@ fn tcp_ceiling(listener: TcpListener, records: &[u8]) -> std::io::Result<()> {
             if !c.out.is_empty() {
                 ev |= libc::POLLOUT;
             }
-            pfds.push(libc::pollfd { fd: c.stream.as_raw_fd(), events: ev, revents: 0 });
+            pfds.push(libc::pollfd {
+                fd: c.stream.as_raw_fd(),
+                events: ev,
+                revents: 0,
+            });
         }
         // SAFETY: pfds is a live, initialised array of pollfd.
         let n = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, 1000) };
@@ -279,12 +304,18 @@ fn tcp_ceiling(listener: TcpListener, records: &[u8]) -> std::io::Result<()> {
                         continue;
                     }
                     let mut head = [0u8; 2 + HEADER_LEN + 260];
-                    head[0..2].copy_from_slice(&((HEADER_LEN + qlen + records.len()) as u16).to_be_bytes());
+                    head[0..2].copy_from_slice(
+                        &((HEADER_LEN + qlen + records.len()) as u16).to_be_bytes(),
+                    );
                     head[2..4].copy_from_slice(&q[0..2]);
                     head[4..8].copy_from_slice(&[flags::QR | flags::AA, 0, 0, 1]);
                     head[8..10].copy_from_slice(&an.to_be_bytes());
                     head[14..14 + qlen].copy_from_slice(&q[HEADER_LEN..qend]);
-                    c.out.push_back(Pending { head, head_len: 2 + HEADER_LEN + qlen, done: 0 });
+                    c.out.push_back(Pending {
+                        head,
+                        head_len: 2 + HEADER_LEN + qlen,
+                        done: 0,
+                    });
                 }
                 c.rbuf.copy_within(start..c.rlen, 0);
                 c.rlen -= start;
@@ -294,16 +325,27 @@ fn tcp_ceiling(listener: TcpListener, records: &[u8]) -> std::io::Result<()> {
                 iov.clear();
                 for a in c.out.iter().take(TCP_QUEUE / 2) {
                     if a.done < a.head_len {
-                        iov.push(libc::iovec { iov_base: a.head[a.done..].as_ptr() as *mut _, iov_len: a.head_len - a.done });
-                        iov.push(libc::iovec { iov_base: records.as_ptr() as *mut _, iov_len: records.len() });
+                        iov.push(libc::iovec {
+                            iov_base: a.head[a.done..].as_ptr() as *mut _,
+                            iov_len: a.head_len - a.done,
+                        });
+                        iov.push(libc::iovec {
+                            iov_base: records.as_ptr() as *mut _,
+                            iov_len: records.len(),
+                        });
                     } else {
                         let off = a.done - a.head_len;
-                        iov.push(libc::iovec { iov_base: records[off..].as_ptr() as *mut _, iov_len: records.len() - off });
+                        iov.push(libc::iovec {
+                            iov_base: records[off..].as_ptr() as *mut _,
+                            iov_len: records.len() - off,
+                        });
                     }
                 }
                 // SAFETY: every iovec points into `c.out` heads or `records`,
                 // both alive and unchanged during the call.
-                let w = unsafe { libc::writev(c.stream.as_raw_fd(), iov.as_ptr(), iov.len() as libc::c_int) };
+                let w = unsafe {
+                    libc::writev(c.stream.as_raw_fd(), iov.as_ptr(), iov.len() as libc::c_int)
+                };
                 if w < 0 {
                     let e = std::io::Error::last_os_error();
                     if e.kind() != std::io::ErrorKind::WouldBlock {
@@ -334,7 +376,12 @@ fn tcp_ceiling(listener: TcpListener, records: &[u8]) -> std::io::Result<()> {
             while let Ok((s, _)) = listener.accept() {
                 s.set_nonblocking(true)?;
                 s.set_nodelay(true)?;
-                conns.push(TcpConn { stream: s, rbuf: vec![0u8; 16 * 1024], rlen: 0, out: Default::default() });
+                conns.push(TcpConn {
+                    stream: s,
+                    rbuf: vec![0u8; 16 * 1024],
+                    rlen: 0,
+                    out: Default::default(),
+                });
             }
         }
     }
@@ -397,13 +444,25 @@ fn tcp_load(args: TcpLoadArgs) -> anyhow::Result<()> {
         .enumerate()
         .map(|(c, stream)| {
             let qnames = qnames.clone();
-            std::thread::spawn(move || one_connection(stream, &qnames, qtype, pipeline, started + duration, expect, c))
+            std::thread::spawn(move || {
+                one_connection(
+                    stream,
+                    &qnames,
+                    qtype,
+                    pipeline,
+                    started + duration,
+                    expect,
+                    c,
+                )
+            })
         })
         .collect();
     let mut total = ConnStats::default();
     let mut errors = Vec::new();
     for h in handles {
-        let s = h.join().map_err(|_| anyhow::anyhow!("load thread panicked"))?;
+        let s = h
+            .join()
+            .map_err(|_| anyhow::anyhow!("load thread panicked"))?;
         total.sent += s.sent;
         total.received += s.received;
         total.bad += s.bad;
@@ -426,8 +485,20 @@ fn tcp_load(args: TcpLoadArgs) -> anyhow::Result<()> {
         let i = ((total.latencies_us.len() as f64 - 1.0) * p).round() as usize;
         total.latencies_us[i] as f64 / 1000.0
     };
-    let avg = if total.latencies_us.is_empty() { 0.0 } else { total.latencies_us.iter().map(|&v| v as f64).sum::<f64>() / total.latencies_us.len() as f64 / 1000.0 };
-    let rcodes: BTreeMap<String, u64> = total.rcodes.iter().enumerate().filter(|(_, &v)| v > 0).map(|(i, &v)| (rcode_name(i as u8), v)).collect();
+    let avg = if total.latencies_us.is_empty() {
+        0.0
+    } else {
+        total.latencies_us.iter().map(|&v| v as f64).sum::<f64>()
+            / total.latencies_us.len() as f64
+            / 1000.0
+    };
+    let rcodes: BTreeMap<String, u64> = total
+        .rcodes
+        .iter()
+        .enumerate()
+        .filter(|(_, &v)| v > 0)
+        .map(|(i, &v)| (rcode_name(i as u8), v))
+        .collect();
     let out = serde_json::json!({
         "sent": total.sent,
         "received": total.received,
@@ -449,11 +520,17 @@ fn tcp_load(args: TcpLoadArgs) -> anyhow::Result<()> {
 }
 
 fn connect(server: SocketAddr, bind: Option<IpAddr>) -> anyhow::Result<TcpStream> {
-    let s = Socket::new(Domain::for_address(server), Type::STREAM, Some(Protocol::TCP))?;
+    let s = Socket::new(
+        Domain::for_address(server),
+        Type::STREAM,
+        Some(Protocol::TCP),
+    )?;
     if let Some(ip) = bind {
-        s.bind(&SocketAddr::new(ip, 0).into()).with_context(|| format!("cannot bind {ip}"))?;
+        s.bind(&SocketAddr::new(ip, 0).into())
+            .with_context(|| format!("cannot bind {ip}"))?;
     }
-    s.connect_timeout(&server.into(), Duration::from_secs(5)).with_context(|| format!("cannot connect to {server}"))?;
+    s.connect_timeout(&server.into(), Duration::from_secs(5))
+        .with_context(|| format!("cannot connect to {server}"))?;
     let stream: TcpStream = s.into();
     stream.set_nodelay(true)?;
     stream.set_read_timeout(Some(Duration::from_secs(5)))?;
@@ -471,16 +548,42 @@ fn push_query(batch: &mut Vec<u8>, id: u16, qname: &[u8], qtype: u16) {
     batch.extend_from_slice(&CLASS_IN.to_be_bytes());
 }
 
-fn one_connection(mut stream: TcpStream, qnames: &[Vec<u8>], qtype: u16, pipeline: usize, deadline: Instant, expect: (u16, u8), conn: usize) -> ConnStats {
+fn one_connection(
+    mut stream: TcpStream,
+    qnames: &[Vec<u8>],
+    qtype: u16,
+    pipeline: usize,
+    deadline: Instant,
+    expect: (u16, u8),
+    conn: usize,
+) -> ConnStats {
     let mut stats = ConnStats::default();
-    if let Err(e) = drive(&mut stream, qnames, qtype, pipeline, deadline, expect, conn, &mut stats) {
+    if let Err(e) = drive(
+        &mut stream,
+        qnames,
+        qtype,
+        pipeline,
+        deadline,
+        expect,
+        conn,
+        &mut stats,
+    ) {
         stats.error = Some(format!("connection {conn}: {e}"));
     }
     stats
 }
 
 #[allow(clippy::too_many_arguments)]
-fn drive(stream: &mut TcpStream, qnames: &[Vec<u8>], qtype: u16, pipeline: usize, deadline: Instant, expect: (u16, u8), conn: usize, stats: &mut ConnStats) -> std::io::Result<()> {
+fn drive(
+    stream: &mut TcpStream,
+    qnames: &[Vec<u8>],
+    qtype: u16,
+    pipeline: usize,
+    deadline: Instant,
+    expect: (u16, u8),
+    conn: usize,
+    stats: &mut ConnStats,
+) -> std::io::Result<()> {
     let mut sent_at = vec![Instant::now(); 65536];
     let mut next_id = (conn as u16).wrapping_mul(4099);
     let mut turn = conn;
@@ -515,7 +618,12 @@ fn drive(stream: &mut TcpStream, qnames: &[Vec<u8>], qtype: u16, pipeline: usize
                 continue;
             }
             let id = u16::from_be_bytes([m[0], m[1]]);
-            stats.latencies_us.push(sent_at[id as usize].elapsed().as_micros().min(u32::MAX as u128) as u32);
+            stats.latencies_us.push(
+                sent_at[id as usize]
+                    .elapsed()
+                    .as_micros()
+                    .min(u32::MAX as u128) as u32,
+            );
             let rc = m[3] & flags::RCODE_MASK;
             stats.rcodes[rc as usize] += 1;
             if m[2] & flags::TC != 0 {
@@ -547,7 +655,10 @@ fn drive(stream: &mut TcpStream, qnames: &[Vec<u8>], qtype: u16, pipeline: usize
         }
         let n = stream.read(&mut buf[end..])?;
         if n == 0 {
-            return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "server closed the connection"));
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "server closed the connection",
+            ));
         }
         end += n;
     }

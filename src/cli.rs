@@ -14,7 +14,11 @@ use crate::responder::{self, tcp::TcpLimits, DnsOptions};
 use crate::snapshot::{self, DeviceSpec, ListSpec, SnapshotWriter};
 
 #[derive(Parser, Debug)]
-#[command(name = "feedwall", version, about = "Threat-list DNS appliance: IP reputation feeds published as DNS names")]
+#[command(
+    name = "feedwall",
+    version,
+    about = "Threat-list DNS appliance: IP reputation feeds published as DNS names"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -201,7 +205,11 @@ fn split_pair<'a>(s: &'a str, what: &str) -> anyhow::Result<(&'a str, &'a str)> 
 
 impl DnsArgs {
     pub fn validate(self) -> anyhow::Result<DnsOptions> {
-        let workers = self.workers.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+        let workers = self.workers.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        });
         if workers == 0 || workers > 256 {
             bail!("--workers must be between 1 and 256");
         }
@@ -229,7 +237,10 @@ impl DnsArgs {
 
 /// Serial for a new snapshot at `out`: rises over the existing file's.
 pub fn next_serial(out: &Path) -> u32 {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as u32).unwrap_or(1);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as u32)
+        .unwrap_or(1);
     match snapshot::peek_serial(out) {
         Some(prev) => now.max(prev.wrapping_add(1)),
         None => now,
@@ -239,7 +250,13 @@ pub fn next_serial(out: &Path) -> u32 {
 impl BuildArgs {
     /// Reads the list files and returns a ready writer plus per-list bad line
     /// counts (reported, not fatal).
-    pub fn into_writer(self) -> anyhow::Result<(SnapshotWriter, Vec<(String, usize, Vec<lists::BadLine>)>, PathBuf)> {
+    pub fn into_writer(
+        self,
+    ) -> anyhow::Result<(
+        SnapshotWriter,
+        Vec<(String, usize, Vec<lists::BadLine>)>,
+        PathBuf,
+    )> {
         if self.lists.is_empty() {
             bail!("give at least one --list NAME=FILE");
         }
@@ -261,7 +278,9 @@ impl BuildArgs {
         let mut caps = std::collections::HashMap::new();
         for c in &self.capacity {
             let (n, v) = split_pair(c, "--capacity")?;
-            let v: u32 = v.parse().with_context(|| format!("--capacity {c:?}: not a number"))?;
+            let v: u32 = v
+                .parse()
+                .with_context(|| format!("--capacity {c:?}: not a number"))?;
             if v == 0 || v > 100_000 {
                 bail!("--capacity {c:?}: must be between 1 and 100000 chunk names");
             }
@@ -272,7 +291,8 @@ impl BuildArgs {
         let mut reports = Vec::new();
         for l in &self.lists {
             let (name, file) = split_pair(l, "--list")?;
-            let text = std::fs::read_to_string(file).with_context(|| format!("--list {name}: cannot read {file}"))?;
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("--list {name}: cannot read {file}"))?;
             let (nets, bad) = lists::parse_plain(&text);
             reports.push((name.to_string(), nets.len(), bad));
             w.lists.push(ListSpec {
@@ -288,12 +308,17 @@ impl BuildArgs {
         }
         let mut prefixes = Vec::new();
         for a in &self.allow {
-            let net: IpNet = lists::parse_net(a).with_context(|| format!("--allow {a:?}: not an IP address or prefix"))?;
+            let net: IpNet = lists::parse_net(a)
+                .with_context(|| format!("--allow {a:?}: not an IP address or prefix"))?;
             prefixes.push(net);
         }
         w.accounts.push((0, "static".into()));
         for (i, p) in prefixes.into_iter().enumerate() {
-            w.devices.push(DeviceSpec { name: format!("allow-{i}"), account: 0, prefixes: vec![p] });
+            w.devices.push(DeviceSpec {
+                name: format!("allow-{i}"),
+                account: 0,
+                prefixes: vec![p],
+            });
         }
         Ok((w, reports, self.out))
     }
@@ -313,14 +338,26 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     eprintln!("  ... and {} more", bad.len() - 5);
                 }
             }
-            let snap = writer.write(&out).with_context(|| format!("cannot build snapshot {}", out.display()))?;
-            eprintln!("wrote {} (serial {}, {} names, {} devices)", out.display(), snap.serial, snap.names.len(), snap.devices.len());
+            let snap = writer
+                .write(&out)
+                .with_context(|| format!("cannot build snapshot {}", out.display()))?;
+            eprintln!(
+                "wrote {} (serial {}, {} names, {} devices)",
+                out.display(),
+                snap.serial,
+                snap.names.len(),
+                snap.devices.len()
+            );
             Ok(())
         }
         Command::Snapshot(SnapshotCmd::Inspect(args)) => {
-            let snap = snapshot::MappedSnapshot::open(&args.path).with_context(|| format!("cannot load {}", args.path.display()))?;
+            let snap = snapshot::MappedSnapshot::open(&args.path)
+                .with_context(|| format!("cannot load {}", args.path.display()))?;
             if args.json {
-                println!("{}", serde_json::to_string_pretty(&crate::inspect::json(snap.get(), args.names))?);
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&crate::inspect::json(snap.get(), args.names))?
+                );
             } else {
                 print!("{}", crate::inspect::text(snap.get(), args.names));
             }
@@ -328,9 +365,13 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Dns(args) => responder::run(args.validate()?),
         Command::Feeds(FeedsCmd::Parse(args)) => args.run(),
-        Command::Feeds(FeedsCmd::Accept { feed, config }) => crate::control::sidecar::accept_command(&crate::config::Config::load(&config)?, &feed),
+        Command::Feeds(FeedsCmd::Accept { feed, config }) => {
+            crate::control::sidecar::accept_command(&crate::config::Config::load(&config)?, &feed)
+        }
         Command::Feeds(FeedsCmd::FetchNow { config }) => {
-            let pid = crate::control::sidecar::signal_running(&crate::config::Config::load(&config)?.data_dir)?;
+            let pid = crate::control::sidecar::signal_running(
+                &crate::config::Config::load(&config)?.data_dir,
+            )?;
             eprintln!("asked the sidecar (pid {pid}) to fetch every feed now");
             Ok(())
         }
@@ -341,7 +382,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 Some(c) => crate::config::Config::load(c)?.data_dir,
                 None => args.data.clone(),
             };
-            crate::archive::check_ip_command(&data.join(crate::control::sidecar::ARCHIVE_FILE), &args.addr, args.at.as_deref())
+            crate::archive::check_ip_command(
+                &data.join(crate::control::sidecar::ARCHIVE_FILE),
+                &args.addr,
+                args.at.as_deref(),
+            )
         }
         Command::Bench(cmd) => crate::bench_tools::run(cmd),
     }
@@ -349,20 +394,50 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 
 /// `feedwall up`: responder and sidecar under one supervisor.
 fn up(args: UpArgs) -> anyhow::Result<()> {
-    let plan = crate::control::supervisor::plan(args.config.as_deref(), &args.data, &args.listen, args.ready_file)?;
+    let plan = crate::control::supervisor::plan(
+        args.config.as_deref(),
+        &args.data,
+        &args.listen,
+        args.ready_file,
+    )?;
     let c = &plan.config;
-    eprintln!("feedwall: config {}, data in {}", plan.config_path.display(), c.data_dir.display());
+    eprintln!(
+        "feedwall: config {}, data in {}",
+        plan.config_path.display(),
+        c.data_dir.display()
+    );
     let listen: Vec<String> = c.dns.listen.iter().map(|l| l.to_string()).collect();
-    eprintln!("DNS on {} (UDP and TCP); devices: {}", listen.join(", "), c.devices.iter().flat_map(|d| d.prefixes.iter().map(|p| p.to_string())).collect::<Vec<_>>().join(", "));
-    eprintln!("lookups (names <i>.<list>.{}, i = 0 .. capacity-1):", c.zone.apex);
+    eprintln!(
+        "DNS on {} (UDP and TCP); devices: {}",
+        listen.join(", "),
+        c.devices
+            .iter()
+            .flat_map(|d| d.prefixes.iter().map(|p| p.to_string()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    eprintln!(
+        "lookups (names <i>.<list>.{}, i = 0 .. capacity-1):",
+        c.zone.apex
+    );
     for l in &c.lists {
-        eprintln!("  {:<12} from {:<40} names 0..{}.{}.{}", l.name, l.feeds.join(", "), l.capacity - 1, l.name, c.zone.apex);
+        eprintln!(
+            "  {:<12} from {:<40} names 0..{}.{}.{}",
+            l.name,
+            l.feeds.join(", "),
+            l.capacity - 1,
+            l.name,
+            c.zone.apex
+        );
     }
     if let Some(first) = c.dns.listen.first() {
         let (host, port) = (first.ip(), first.port());
         if let Some(l) = c.lists.first() {
             eprintln!("try:");
-            eprintln!("  dig @{host} -p {port} {}.{} TXT       # chunks, entries, freshness", l.name, c.zone.apex);
+            eprintln!(
+                "  dig @{host} -p {port} {}.{} TXT       # chunks, entries, freshness",
+                l.name, c.zone.apex
+            );
             eprintln!("  dig @{host} -p {port} 0.{}.{} A", l.name, c.zone.apex);
         }
     }

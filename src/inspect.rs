@@ -25,7 +25,12 @@ pub fn text(s: &ArchivedSnapshot, with_names: bool) -> String {
     let _ = writeln!(o, "created    {} (unix)", s.created_unix.to_native());
     let _ = writeln!(o, "names      {}", s.names.len());
     let _ = writeln!(o, "devices    {}", s.devices.len());
-    let _ = writeln!(o, "acl ranges {} IPv4, {} IPv6", s.acl_v4_starts.len(), s.acl_v6_starts.len());
+    let _ = writeln!(
+        o,
+        "acl ranges {} IPv4, {} IPv6",
+        s.acl_v4_starts.len(),
+        s.acl_v6_starts.len()
+    );
     let _ = writeln!(o, "lists      {}", s.lists.len());
     for l in s.lists.iter() {
         let _ = writeln!(
@@ -46,12 +51,32 @@ pub fn text(s: &ArchivedSnapshot, with_names: bool) -> String {
     }
     for (i, d) in s.devices.iter().enumerate() {
         let prefixes: Vec<&str> = d.prefixes.iter().map(|p| p.as_str()).collect();
-        let _ = writeln!(o, "  device {i} {:<16} account={} prefixes={}", d.name.as_str(), d.account.to_native(), prefixes.join(","));
+        let _ = writeln!(
+            o,
+            "  device {i} {:<16} account={} prefixes={}",
+            d.name.as_str(),
+            d.account.to_native(),
+            prefixes.join(",")
+        );
     }
     if with_names {
         for e in s.names.iter() {
-            let sets: Vec<String> = e.rrsets.iter().map(|r| format!("{}x{}", type_name(r.rtype.to_native()), r.count.to_native())).collect();
-            let _ = writeln!(o, "{} audience={} {}", NameDisplay(&e.name), e.audience.to_native(), if sets.is_empty() { "(no data)".into() } else { sets.join(" ") });
+            let sets: Vec<String> = e
+                .rrsets
+                .iter()
+                .map(|r| format!("{}x{}", type_name(r.rtype.to_native()), r.count.to_native()))
+                .collect();
+            let _ = writeln!(
+                o,
+                "{} audience={} {}",
+                NameDisplay(&e.name),
+                e.audience.to_native(),
+                if sets.is_empty() {
+                    "(no data)".into()
+                } else {
+                    sets.join(" ")
+                }
+            );
         }
     }
     o

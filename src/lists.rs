@@ -45,7 +45,10 @@ pub fn parse_plain(text: &str) -> (Vec<IpNet>, Vec<BadLine>) {
         }
         match parse_net(line) {
             Some(net) => nets.push(net),
-            None => bad.push(BadLine { line: i + 1, text: raw.chars().take(200).collect() }),
+            None => bad.push(BadLine {
+                line: i + 1,
+                text: raw.chars().take(200).collect(),
+            }),
         }
     }
     (nets, bad)
@@ -69,7 +72,11 @@ fn canonical(net: IpNet) -> IpNet {
     if let IpNet::V6(n) = net {
         if let Some(v4) = n.addr().to_ipv4_mapped() {
             if n.prefix_len() >= 96 {
-                return IpNet::V4(Ipv4Net::new(v4, n.prefix_len() - 96).expect("valid length").trunc());
+                return IpNet::V4(
+                    Ipv4Net::new(v4, n.prefix_len() - 96)
+                        .expect("valid length")
+                        .trunc(),
+                );
             }
         }
     }
@@ -142,7 +149,10 @@ impl ListEntries {
 
     /// Number of chunk names that hold data for the given per-name limits.
     pub fn chunks(&self, max_a: usize, max_aaaa: usize) -> usize {
-        self.v4_hosts.len().div_ceil(max_a.max(1)).max(self.v6_hosts.len().div_ceil(max_aaaa.max(1)))
+        self.v4_hosts
+            .len()
+            .div_ceil(max_a.max(1))
+            .max(self.v6_hosts.len().div_ceil(max_aaaa.max(1)))
     }
 }
 
@@ -172,20 +182,32 @@ mod tests {
                 "192.0.2.0/24".parse().unwrap(),
             ]
         );
-        assert_eq!(bad.iter().map(|b| b.line).collect::<Vec<_>>(), vec![7, 8, 9]);
+        assert_eq!(
+            bad.iter().map(|b| b.line).collect::<Vec<_>>(),
+            vec![7, 8, 9]
+        );
     }
 
     #[test]
     fn mapped_v6_becomes_v4() {
-        assert_eq!(parse_net("::ffff:1.2.3.4"), Some("1.2.3.4/32".parse().unwrap()));
+        assert_eq!(
+            parse_net("::ffff:1.2.3.4"),
+            Some("1.2.3.4/32".parse().unwrap())
+        );
     }
 
     #[test]
     fn expansion_respects_limits() {
-        let nets: Vec<IpNet> = ["10.0.0.0/24", "10.0.0.5", "11.0.0.0/23", "2001:db8::/120", "2001:db8:1::/119"]
-            .iter()
-            .map(|s| parse_net(s).unwrap())
-            .collect();
+        let nets: Vec<IpNet> = [
+            "10.0.0.0/24",
+            "10.0.0.5",
+            "11.0.0.0/23",
+            "2001:db8::/120",
+            "2001:db8:1::/119",
+        ]
+        .iter()
+        .map(|s| parse_net(s).unwrap())
+        .collect();
         let e = ListEntries::from_nets(&nets, 24, 120);
         assert_eq!(e.v4_hosts.len(), 256);
         assert_eq!(e.v4_nets, vec!["11.0.0.0/23".parse::<Ipv4Net>().unwrap()]);

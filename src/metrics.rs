@@ -136,7 +136,10 @@ impl Metrics {
         let blocks = self.blocks.lock().expect("metrics lock");
         let mut out = BTreeMap::new();
         for k in Kind::ALL {
-            out.insert(k.name(), blocks.iter().map(|b| b.get(Counter::Outcome(k))).sum());
+            out.insert(
+                k.name(),
+                blocks.iter().map(|b| b.get(Counter::Outcome(k))).sum(),
+            );
         }
         for (c, name) in EXTRA {
             out.insert(name, blocks.iter().map(|b| b.get(c)).sum());

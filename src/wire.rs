@@ -103,7 +103,10 @@ pub fn name_from_text(text: &str) -> Result<Vec<u8>, NameError> {
             if label.len() > MAX_LABEL {
                 return Err(NameError::LabelTooLong(text.to_string()));
             }
-            if !label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+            if !label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
                 return Err(NameError::BadChar(text.to_string()));
             }
             out.push(label.len() as u8);
@@ -254,7 +257,13 @@ impl SoaFields<'_> {
         let mut r = Vec::with_capacity(self.mname.len() + self.rname.len() + 20);
         r.extend_from_slice(self.mname);
         r.extend_from_slice(self.rname);
-        for v in [self.serial, self.refresh, self.retry, self.expire, self.minimum] {
+        for v in [
+            self.serial,
+            self.refresh,
+            self.retry,
+            self.expire,
+            self.minimum,
+        ] {
             r.extend_from_slice(&v.to_be_bytes());
         }
         r
@@ -308,10 +317,19 @@ mod tests {
 
     #[test]
     fn names_encode_lowercase_and_reject_bad_input() {
-        assert_eq!(name_from_text("Feedwall.Internal.").unwrap(), b"\x08feedwall\x08internal\x00");
+        assert_eq!(
+            name_from_text("Feedwall.Internal.").unwrap(),
+            b"\x08feedwall\x08internal\x00"
+        );
         assert_eq!(name_from_text(".").unwrap(), b"\x00");
-        assert!(matches!(name_from_text("a..b"), Err(NameError::EmptyLabel(_))));
-        assert!(matches!(name_from_text(&"x".repeat(64)), Err(NameError::LabelTooLong(_))));
+        assert!(matches!(
+            name_from_text("a..b"),
+            Err(NameError::EmptyLabel(_))
+        ));
+        assert!(matches!(
+            name_from_text(&"x".repeat(64)),
+            Err(NameError::LabelTooLong(_))
+        ));
         assert!(matches!(name_from_text("a b"), Err(NameError::BadChar(_))));
         let long = vec!["abcdefghi"; 30].join(".");
         assert!(matches!(name_from_text(&long), Err(NameError::TooLong(_))));
@@ -320,7 +338,15 @@ mod tests {
     #[test]
     fn canonical_order_follows_rfc4034_example() {
         // RFC 4034 §6.1 example order (escaped octets left out).
-        let order = ["example", "a.example", "yljkjljk.a.example", "Z.a.example", "zABC.a.EXAMPLE", "z.example", "*.z.example"];
+        let order = [
+            "example",
+            "a.example",
+            "yljkjljk.a.example",
+            "Z.a.example",
+            "zABC.a.EXAMPLE",
+            "z.example",
+            "*.z.example",
+        ];
         let wires: Vec<Vec<u8>> = order
             .iter()
             .map(|n| {
@@ -334,16 +360,28 @@ mod tests {
             })
             .collect();
         for pair in wires.windows(2) {
-            assert_eq!(canonical_cmp(&pair[0], &pair[1]), Ordering::Less, "{} < {}", NameDisplay(&pair[0]), NameDisplay(&pair[1]));
+            assert_eq!(
+                canonical_cmp(&pair[0], &pair[1]),
+                Ordering::Less,
+                "{} < {}",
+                NameDisplay(&pair[0]),
+                NameDisplay(&pair[1])
+            );
         }
     }
 
     #[test]
     fn below_apex() {
         let apex = name_from_text("feedwall.internal").unwrap();
-        assert!(is_at_or_below(&name_from_text("0.bad.feedwall.internal").unwrap(), &apex));
+        assert!(is_at_or_below(
+            &name_from_text("0.bad.feedwall.internal").unwrap(),
+            &apex
+        ));
         assert!(is_at_or_below(&apex, &apex));
-        assert!(!is_at_or_below(&name_from_text("xfeedwall.internal").unwrap(), &apex));
+        assert!(!is_at_or_below(
+            &name_from_text("xfeedwall.internal").unwrap(),
+            &apex
+        ));
         assert!(!is_at_or_below(&name_from_text("internal").unwrap(), &apex));
     }
 

@@ -6,7 +6,9 @@ use std::cell::Cell;
 use std::net::IpAddr;
 
 use feedwall::responder::query::{respond, Kind, Transport};
-use feedwall::snapshot::{encode, DeviceSpec, ListSpec, MappedSnapshot, SnapshotWriter, ZoneSettings, AUDIENCE_ALL};
+use feedwall::snapshot::{
+    encode, DeviceSpec, ListSpec, MappedSnapshot, SnapshotWriter, ZoneSettings, AUDIENCE_ALL,
+};
 
 struct Counting;
 
@@ -50,20 +52,66 @@ fn q(name: &str, qtype: u16, edns: bool) -> Vec<u8> {
 #[test]
 fn respond_allocates_nothing() {
     let mut w = SnapshotWriter::new(ZoneSettings::new("feedwall.internal").unwrap(), 1);
-    let nets = (0..5000u32).map(|i| ipnet::IpNet::from(IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + i)))).collect();
-    w.lists.push(ListSpec { name: "l".into(), audience: AUDIENCE_ALL, capacity: None, nets, source: "t".into() });
-    w.lists.push(ListSpec { name: "mine.acct".into(), audience: 7, capacity: None, nets: vec!["192.0.2.1/32".parse().unwrap()], source: "t".into() });
-    w.devices.push(DeviceSpec { name: "d".into(), account: 0, prefixes: vec!["127.0.0.1/32".parse().unwrap()] });
+    let nets = (0..5000u32)
+        .map(|i| ipnet::IpNet::from(IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + i))))
+        .collect();
+    w.lists.push(ListSpec {
+        name: "l".into(),
+        audience: AUDIENCE_ALL,
+        capacity: None,
+        nets,
+        source: "t".into(),
+    });
+    w.lists.push(ListSpec {
+        name: "mine.acct".into(),
+        audience: 7,
+        capacity: None,
+        nets: vec!["192.0.2.1/32".parse().unwrap()],
+        source: "t".into(),
+    });
+    w.devices.push(DeviceSpec {
+        name: "d".into(),
+        account: 0,
+        prefixes: vec!["127.0.0.1/32".parse().unwrap()],
+    });
     let snap = MappedSnapshot::from_bytes(&encode(&w.build().unwrap()).unwrap()).unwrap();
     let queries = [
-        (q("0.L.feedwall.internal", 1, true), Transport::Tcp, Kind::Answer),
-        (q("0.l.feedwall.internal", 1, true), Transport::Udp, Kind::Answer),
-        (q("l.feedwall.internal", 16, false), Transport::Udp, Kind::Answer),
-        (q("3.l.feedwall.internal", 1, true), Transport::Udp, Kind::NoData),
-        (q("9.l.feedwall.internal", 1, true), Transport::Udp, Kind::NxDomain),
-        (q("0.mine.acct.feedwall.internal", 1, true), Transport::Udp, Kind::RefusedAudience),
+        (
+            q("0.L.feedwall.internal", 1, true),
+            Transport::Tcp,
+            Kind::Answer,
+        ),
+        (
+            q("0.l.feedwall.internal", 1, true),
+            Transport::Udp,
+            Kind::Answer,
+        ),
+        (
+            q("l.feedwall.internal", 16, false),
+            Transport::Udp,
+            Kind::Answer,
+        ),
+        (
+            q("3.l.feedwall.internal", 1, true),
+            Transport::Udp,
+            Kind::NoData,
+        ),
+        (
+            q("9.l.feedwall.internal", 1, true),
+            Transport::Udp,
+            Kind::NxDomain,
+        ),
+        (
+            q("0.mine.acct.feedwall.internal", 1, true),
+            Transport::Udp,
+            Kind::RefusedAudience,
+        ),
         (q("example.com", 1, true), Transport::Udp, Kind::RefusedZone),
-        (vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 5], Transport::Udp, Kind::FormErr),
+        (
+            vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 5],
+            Transport::Udp,
+            Kind::FormErr,
+        ),
     ];
     let src: IpAddr = "127.0.0.1".parse().unwrap();
     let mut out = vec![0u8; 65535];

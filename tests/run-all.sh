@@ -40,6 +40,9 @@ for t in kdig dig dnsperf unbound unbound-checkconf nsd knotd; do
 done
 have_py pyftpdlib || { echo "error: python3 module pyftpdlib is still missing after install" >&2; exit 1; }
 
+# Formatting is part of the suite.
+cargo fmt --all -- --check
+
 # Unit and integration tests (release: the load and swap tests need speed).
 cargo test --release --locked "$@"
 # Benches and every target must keep compiling.

@@ -21,16 +21,26 @@ fuzz_target!(|data: &[u8]| {
     assert_ne!(f, Format::Auto, "detect answered auto");
     assert!(f.spec().is_some());
     let auto = parse(data, Format::Auto, &opts);
-    assert_eq!(auto, feeds::parse(data, f, &opts), "auto is not the parse in the detected format ({f})");
+    assert_eq!(
+        auto,
+        feeds::parse(data, f, &opts),
+        "auto is not the parse in the detected format ({f})"
+    );
 
-    let with_bom = (!data.starts_with(BOM) && data.len() < HEAD_BYTES).then(|| [BOM, data].concat());
+    let with_bom =
+        (!data.starts_with(BOM) && data.len() < HEAD_BYTES).then(|| [BOM, data].concat());
     if let Some(b) = &with_bom {
         assert_eq!(detect(b), f, "a BOM changes the detected format");
     }
     for spec in FORMATS {
         let p = parse(data, spec.format, &opts);
         if let Some(b) = &with_bom {
-            assert_eq!(feeds::parse(b, spec.format, &opts), p, "{}: a BOM changes the result", spec.name);
+            assert_eq!(
+                feeds::parse(b, spec.format, &opts),
+                p,
+                "{}: a BOM changes the result",
+                spec.name
+            );
         }
     }
 });

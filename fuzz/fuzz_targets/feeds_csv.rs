@@ -44,11 +44,18 @@ fn options(b: u8) -> FormatOptions {
         2 => Some(true),
         _ => Some(false),
     };
-    FormatOptions { column, delimiter, header, field: None }
+    FormatOptions {
+        column,
+        delimiter,
+        header,
+        field: None,
+    }
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&sel, feed)) = data.split_first() else { return };
+    let Some((&sel, feed)) = data.split_first() else {
+        return;
+    };
     let opts = options(sel);
     let head = Head::new(feed);
     let quoted = feed.contains(&b'"');
@@ -57,7 +64,9 @@ fuzz_target!(|data: &[u8]| {
 
     let g = parse(feed, Format::GenericCsv, &opts);
     // A configuration the file cannot satisfy stops at the first row.
-    let config_error = g.rejected.first().is_some_and(|r| r.reason.starts_with("configured column") || r.reason.starts_with("column named"));
+    let config_error = g.rejected.first().is_some_and(|r| {
+        r.reason.starts_with("configured column") || r.reason.starts_with("column named")
+    });
     if !config_error {
         rows_add_up(Format::GenericCsv, &g, lines, quoted);
     }
@@ -77,7 +86,12 @@ fuzz_target!(|data: &[u8]| {
     if !head.is_json() {
         rows_add_up(Format::Phishtank, &p, lines, quoted);
         entries_from_literals(Format::Phishtank, &p, &addrs);
-        assert!(p.entries.iter().all(|e| e.net.prefix_len() == e.net.max_prefix_len()), "phishtank csv: a URL host is one address");
+        assert!(
+            p.entries
+                .iter()
+                .all(|e| e.net.prefix_len() == e.net.max_prefix_len()),
+            "phishtank csv: a URL host is one address"
+        );
     }
 });
 
@@ -87,7 +101,11 @@ fn rows_add_up(format: Format, p: &feedwall::feeds::Parsed, lines: usize, quoted
     if quoted {
         assert!(rows <= lines, "{format}: {rows} rows in {lines} lines");
     } else {
-        assert_eq!(rows, lines, "{format}: records {} + rejected {} + ignored {} + skipped {} != {lines} lines", c.records, c.rejected, c.ignored, c.skipped_non_records);
+        assert_eq!(
+            rows, lines,
+            "{format}: records {} + rejected {} + ignored {} + skipped {} != {lines} lines",
+            c.records, c.rejected, c.ignored, c.skipped_non_records
+        );
     }
     let mut at: Vec<usize> = p
         .rejected
@@ -102,10 +120,17 @@ fn rows_add_up(format: Format, p: &feedwall::feeds::Parsed, lines: usize, quoted
     at.sort_unstable();
     at.dedup();
     assert_eq!(at.len(), n, "{format}: two problems on one line");
-    assert!(at.last().is_none_or(|&l| l <= lines), "{format}: problem past the last line");
+    assert!(
+        at.last().is_none_or(|&l| l <= lines),
+        "{format}: problem past the last line"
+    );
 }
 
 /// Feodo's own test for its CSV layout (`formats/feodo.rs`).
 fn feodo_is_csv(head: &Head) -> bool {
-    head.lines().take(40).any(|l| l.contains("dst_ip")) || head.data_lines().take(5).any(|l| l.starts_with('"') || l.contains(','))
+    head.lines().take(40).any(|l| l.contains("dst_ip"))
+        || head
+            .data_lines()
+            .take(5)
+            .any(|l| l.starts_with('"') || l.contains(','))
 }

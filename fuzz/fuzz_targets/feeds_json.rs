@@ -30,11 +30,16 @@ fn options(b: u8) -> FormatOptions {
         6 => Some("ip_address".into()),
         _ => Some(String::new()),
     };
-    FormatOptions { field, ..FormatOptions::default() }
+    FormatOptions {
+        field,
+        ..FormatOptions::default()
+    }
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&sel, feed)) = data.split_first() else { return };
+    let Some((&sel, feed)) = data.split_first() else {
+        return;
+    };
     let head = Head::new(feed);
     let unescaped = json_unescape(feed);
     let addrs = literal_addrs(&[feed, &unescaped, &without(&unescaped, b"\\")]);
@@ -46,7 +51,9 @@ fuzz_target!(|data: &[u8]| {
 
     let g = parse(feed, Format::GenericJson, &options(sel));
     let body = strip_bom(feed);
-    let first = body.iter().find(|c| !matches!(c, b' ' | b'\t' | b'\n' | b'\r'));
+    let first = body
+        .iter()
+        .find(|c| !matches!(c, b' ' | b'\t' | b'\n' | b'\r'));
     if first == Some(&b'{') && is_json_lines(body) {
         lines_add_up(Format::GenericJson, feed, &g);
     }
@@ -57,7 +64,12 @@ fuzz_target!(|data: &[u8]| {
         entries_from_literals(Format::Feodo, &f, &addrs);
         let p = parse(feed, Format::Phishtank, &default);
         entries_from_literals(Format::Phishtank, &p, &addrs);
-        assert!(p.entries.iter().all(|e| e.net.prefix_len() == e.net.max_prefix_len()), "phishtank json: ip_address is one address");
+        assert!(
+            p.entries
+                .iter()
+                .all(|e| e.net.prefix_len() == e.net.max_prefix_len()),
+            "phishtank json: ip_address is one address"
+        );
     }
 
     let x = parse(feed, Format::Stix21, &default);
@@ -67,7 +79,10 @@ fuzz_target!(|data: &[u8]| {
 /// generic_json's own test for JSON lines: more than one non-blank line,
 /// the first a whole object, the second starting one.
 fn is_json_lines(body: &[u8]) -> bool {
-    let mut lines = body.split(|&c| c == b'\n').map(|l| l.trim_ascii()).filter(|l| !l.is_empty());
+    let mut lines = body
+        .split(|&c| c == b'\n')
+        .map(|l| l.trim_ascii())
+        .filter(|l| !l.is_empty());
     match (lines.next(), lines.next()) {
         (Some(a), Some(b)) => a.starts_with(b"{") && a.ends_with(b"}") && b.starts_with(b"{"),
         _ => false,

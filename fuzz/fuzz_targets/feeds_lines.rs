@@ -22,7 +22,15 @@ use libfuzzer_sys::fuzz_target;
 
 use feeds_common::*;
 
-const LINE_FORMATS: [Format; 7] = [Format::Plain, Format::IpRange, Format::DshieldBlock, Format::SpamhausDropTxt, Format::FireholNetset, Format::TorExit, Format::Feodo];
+const LINE_FORMATS: [Format; 7] = [
+    Format::Plain,
+    Format::IpRange,
+    Format::DshieldBlock,
+    Format::SpamhausDropTxt,
+    Format::FireholNetset,
+    Format::TorExit,
+    Format::Feodo,
+];
 
 fuzz_target!(|data: &[u8]| {
     let opts = FormatOptions::default();
@@ -32,7 +40,11 @@ fuzz_target!(|data: &[u8]| {
     let feodo_addrs = literal_addrs(&[data, &json_unescape(data), &without(data, b"\" \t")]);
     let plain = parse(data, Format::Plain, &opts);
     for format in LINE_FORMATS {
-        let p = if format == Format::Plain { plain.clone() } else { parse(data, format, &opts) };
+        let p = if format == Format::Plain {
+            plain.clone()
+        } else {
+            parse(data, format, &opts)
+        };
         let feodo_as_list = format == Format::Feodo && !head.is_json() && !feodo_is_csv(&head);
         let tor_as_list = format == Format::TorExit && !tor_is_exit_addresses(&head);
         match format {
@@ -44,7 +56,9 @@ fuzz_target!(|data: &[u8]| {
                 }
             }
             Format::FireholNetset => assert_eq!(p, plain, "firehol_netset differs from plain"),
-            _ if tor_as_list || feodo_as_list => assert_eq!(p, plain, "{format} as a list differs from plain"),
+            _ if tor_as_list || feodo_as_list => {
+                assert_eq!(p, plain, "{format} as a list differs from plain")
+            }
             _ => {}
         }
         if format != Format::Feodo || feodo_as_list {
@@ -65,10 +79,16 @@ fuzz_target!(|data: &[u8]| {
 
 /// Feodo's own test for its CSV layout (`formats/feodo.rs`).
 fn feodo_is_csv(head: &Head) -> bool {
-    head.lines().take(40).any(|l| l.contains("dst_ip")) || head.data_lines().take(5).any(|l| l.starts_with('"') || l.contains(','))
+    head.lines().take(40).any(|l| l.contains("dst_ip"))
+        || head
+            .data_lines()
+            .take(5)
+            .any(|l| l.starts_with('"') || l.contains(','))
 }
 
 /// tor_exit's own test for the exit-addresses document.
 fn tor_is_exit_addresses(head: &Head) -> bool {
-    head.lines().take(10).any(|l| l.starts_with("ExitNode ") || l.starts_with("ExitAddress "))
+    head.lines()
+        .take(10)
+        .any(|l| l.starts_with("ExitNode ") || l.starts_with("ExitAddress "))
 }

@@ -25,11 +25,23 @@ fuzz_target!(|data: &[u8]| {
         other => panic!("rss: problem at {other}"),
     };
     if let (Some(r), Some(i)) = (p.rejected.first(), p.ignored.last()) {
-        assert!(item(&r.at) >= item(&i.at), "rss: rejected item before an ignored one");
+        assert!(
+            item(&r.at) >= item(&i.at),
+            "rss: rejected item before an ignored one"
+        );
     }
     let starts = count(data, b"item") + count(data, b"entry");
-    assert!(c.records + c.ignored <= starts, "rss: {} items read, {starts} item/entry tags", c.records + c.ignored);
-    let addrs = literal_addrs(&[data, &decode_refs(data), &xml_text(data, true), &xml_text(data, false)]);
+    assert!(
+        c.records + c.ignored <= starts,
+        "rss: {} items read, {starts} item/entry tags",
+        c.records + c.ignored
+    );
+    let addrs = literal_addrs(&[
+        data,
+        &decode_refs(data),
+        &xml_text(data, true),
+        &xml_text(data, false),
+    ]);
     entries_from_literals(Format::Rss, &p, &addrs);
 });
 

@@ -9,7 +9,9 @@ use std::cell::RefCell;
 use std::net::IpAddr;
 use std::sync::OnceLock;
 
-use feedwall::responder::query::{respond, respond_split, Kind, Outcome, Transport, MAX_UDP_RESPONSE};
+use feedwall::responder::query::{
+    respond, respond_split, Kind, Outcome, Transport, MAX_UDP_RESPONSE,
+};
 use feedwall::snapshot::MappedSnapshot;
 use feedwall::wire::MAX_MESSAGE;
 use hickory_proto::op::{Message, MessageType, ResponseCode};
@@ -28,7 +30,10 @@ fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
         let snap = MappedSnapshot::from_bytes(&query_fixture()).expect("fixture validates");
-        let private = vec![wire_name("custom.acct7.feedwall.internal"), wire_name("acct7.feedwall.internal")];
+        let private = vec![
+            wire_name("custom.acct7.feedwall.internal"),
+            wire_name("acct7.feedwall.internal"),
+        ];
         Fixture { snap, private }
     })
 }
@@ -50,22 +55,50 @@ fuzz_target!(|data: &[u8]| {
             udp.fill(0xA5);
             tcp.fill(0x5A);
             let ou = respond(snap, src, data, udp, Transport::Udp);
-            check(f, data, hq.as_ref(), src, Transport::Udp, ou, &udp[..ou.len.min(udp.len())]);
+            check(
+                f,
+                data,
+                hq.as_ref(),
+                src,
+                Transport::Udp,
+                ou,
+                &udp[..ou.len.min(udp.len())],
+            );
             let ot = respond(snap, src, data, tcp, Transport::Tcp);
-            check(f, data, hq.as_ref(), src, Transport::Tcp, ot, &tcp[..ot.len.min(tcp.len())]);
+            check(
+                f,
+                data,
+                hq.as_ref(),
+                src,
+                Transport::Tcp,
+                ot,
+                &tcp[..ot.len.min(tcp.len())],
+            );
             assert_eq!(ou.kind, ot.kind, "UDP and TCP disagree on the outcome");
             if !ou.truncated {
-                assert_eq!(&udp[..ou.len], &tcp[..ot.len], "UDP and TCP responses differ without truncation");
+                assert_eq!(
+                    &udp[..ou.len],
+                    &tcp[..ot.len],
+                    "UDP and TCP responses differ without truncation"
+                );
             }
             // The TCP server's path: big RRsets stay in the snapshot and
             // go out by writev; the pieces must make the same message.
             for split_at in [0usize, 2048] {
                 other.fill(0xC3);
                 let (os, split) = respond_split(snap, src, data, other, Transport::Tcp, split_at);
-                assert_eq!((os.kind, os.len, os.truncated), (ot.kind, ot.len, ot.truncated), "respond_split outcome differs");
+                assert_eq!(
+                    (os.kind, os.len, os.truncated),
+                    (ot.kind, ot.len, ot.truncated),
+                    "respond_split outcome differs"
+                );
                 let joined = match split {
                     Some(sp) => {
-                        assert!(sp.head <= os.len && sp.middle.len() >= split_at && sp.middle.len() <= os.len - sp.head);
+                        assert!(
+                            sp.head <= os.len
+                                && sp.middle.len() >= split_at
+                                && sp.middle.len() <= os.len - sp.head
+                        );
                         let mut j = other[..sp.head].to_vec();
                         j.extend_from_slice(sp.middle);
                         j.extend_from_slice(&other[sp.head..os.len - sp.middle.len()]);
@@ -73,19 +106,32 @@ fuzz_target!(|data: &[u8]| {
                     }
                     None => other[..os.len].to_vec(),
                 };
-                assert_eq!(joined.as_slice(), &tcp[..ot.len], "respond_split pieces differ from respond (split_at {split_at})\nquery {}", hex(data));
+                assert_eq!(
+                    joined.as_slice(),
+                    &tcp[..ot.len],
+                    "respond_split pieces differ from respond (split_at {split_at})\nquery {}",
+                    hex(data)
+                );
             }
             // 127.0.0.1 and ::1 are the same device: same response.
             if src == SRC_HOME_V4 {
                 home_tcp = Some(tcp[..ot.len].to_vec());
             } else if src == SRC_HOME_V6 {
-                assert_eq!(home_tcp.as_deref(), Some(&tcp[..ot.len]), "same device, different response by family");
+                assert_eq!(
+                    home_tcp.as_deref(),
+                    Some(&tcp[..ot.len]),
+                    "same device, different response by family"
+                );
             }
         }
         // Determinism: a second run into a dirty buffer gives the same bytes.
         other.fill(0x33);
         let again = respond(snap, SRC_HOME_V4, data, other, Transport::Tcp);
-        assert_eq!(home_tcp.as_deref(), Some(&other[..again.len]), "respond is not deterministic");
+        assert_eq!(
+            home_tcp.as_deref(),
+            Some(&other[..again.len]),
+            "respond is not deterministic"
+        );
     });
 });
 
@@ -95,7 +141,9 @@ fn expected_rcode(kind: Kind) -> Option<u16> {
     let rc = match kind {
         Kind::Answer | Kind::NoData => ResponseCode::NoError,
         Kind::NxDomain => ResponseCode::NXDomain,
-        Kind::RefusedAcl | Kind::RefusedZone | Kind::RefusedAudience | Kind::RefusedTransfer => ResponseCode::Refused,
+        Kind::RefusedAcl | Kind::RefusedZone | Kind::RefusedAudience | Kind::RefusedTransfer => {
+            ResponseCode::Refused
+        }
         Kind::FormErr => ResponseCode::FormErr,
         Kind::NotImp => ResponseCode::NotImp,
         Kind::BadVers => ResponseCode::BADVERS,
@@ -104,7 +152,15 @@ fn expected_rcode(kind: Kind) -> Option<u16> {
     Some(u16::from(rc))
 }
 
-fn check(f: &Fixture, q: &[u8], hq: Option<&Message>, src: IpAddr, t: Transport, o: Outcome, resp: &[u8]) {
+fn check(
+    f: &Fixture,
+    q: &[u8],
+    hq: Option<&Message>,
+    src: IpAddr,
+    t: Transport,
+    o: Outcome,
+    resp: &[u8],
+) {
     let cap = match t {
         Transport::Udp => MAX_UDP_RESPONSE,
         Transport::Tcp => MAX_MESSAGE,
@@ -117,7 +173,14 @@ fn check(f: &Fixture, q: &[u8], hq: Option<&Message>, src: IpAddr, t: Transport,
         return;
     }
     assert!(!droppable, "answered a runt or a response: {:?}", o.kind);
-    let ctx = || format!("{t:?} from {src}, {:?}\nquery {}\nresponse {}", o.kind, hex(q), hex(resp));
+    let ctx = || {
+        format!(
+            "{t:?} from {src}, {:?}\nquery {}\nresponse {}",
+            o.kind,
+            hex(q),
+            hex(resp)
+        )
+    };
     assert!(o.len >= 12, "short response: {}", ctx());
     assert_eq!(resp[0..2], q[0..2], "ID not echoed: {}", ctx());
     assert!(resp[2] & 0x80 != 0, "QR not set: {}", ctx());
@@ -126,21 +189,49 @@ fn check(f: &Fixture, q: &[u8], hq: Option<&Message>, src: IpAddr, t: Transport,
         Ok(m) => m,
         Err(e) => panic!("hickory cannot decode the response ({e}): {}", ctx()),
     };
-    assert_eq!(msg.metadata.id, u16::from_be_bytes([q[0], q[1]]), "{}", ctx());
-    assert_eq!(msg.metadata.message_type, MessageType::Response, "{}", ctx());
-    assert_eq!(Some(u16::from(msg.metadata.response_code)), expected_rcode(o.kind), "RCODE vs outcome: {}", ctx());
+    assert_eq!(
+        msg.metadata.id,
+        u16::from_be_bytes([q[0], q[1]]),
+        "{}",
+        ctx()
+    );
+    assert_eq!(
+        msg.metadata.message_type,
+        MessageType::Response,
+        "{}",
+        ctx()
+    );
+    assert_eq!(
+        Some(u16::from(msg.metadata.response_code)),
+        expected_rcode(o.kind),
+        "RCODE vs outcome: {}",
+        ctx()
+    );
 
     // Sizes: UDP never above our cap, and 512 without EDNS.
     if t == Transport::Udp {
         assert!(o.len <= MAX_UDP_RESPONSE, "{}", ctx());
         if msg.edns.is_none() {
-            assert!(o.len <= 512, "UDP response over 512 without EDNS: {}", ctx());
+            assert!(
+                o.len <= 512,
+                "UDP response over 512 without EDNS: {}",
+                ctx()
+            );
         } else if let Some(e) = hq.and_then(|h| h.edns.as_ref()) {
-            assert!(o.len <= (e.max_payload() as usize).max(512), "UDP response over the client's EDNS size: {}", ctx());
+            assert!(
+                o.len <= (e.max_payload() as usize).max(512),
+                "UDP response over the client's EDNS size: {}",
+                ctx()
+            );
         }
     }
     // Truncation: only UDP, only empty, flagged.
-    assert_eq!(msg.metadata.truncation, o.truncated, "TC flag vs outcome: {}", ctx());
+    assert_eq!(
+        msg.metadata.truncation,
+        o.truncated,
+        "TC flag vs outcome: {}",
+        ctx()
+    );
     if o.truncated {
         assert_eq!(t, Transport::Udp, "truncated over TCP: {}", ctx());
         assert!(msg.answers.is_empty(), "{}", ctx());
@@ -152,11 +243,25 @@ fn check(f: &Fixture, q: &[u8], hq: Option<&Message>, src: IpAddr, t: Transport,
         assert_eq!(msg.queries.len(), 1, "question not echoed: {}", ctx());
         let (_, end) = read_plain_name(resp, 12).expect("echoed name");
         assert!(q.len() >= end + 4 && resp.len() >= end + 4, "{}", ctx());
-        assert_eq!(&resp[12..end + 4], &q[12..end + 4], "question not echoed as asked: {}", ctx());
+        assert_eq!(
+            &resp[12..end + 4],
+            &q[12..end + 4],
+            "question not echoed as asked: {}",
+            ctx()
+        );
         if let Some(hq) = hq.filter(|h| h.queries.len() == 1) {
             let (a, b) = (&msg.queries[0], &hq.queries[0]);
-            assert!(a.name().eq_case(b.name()), "question name case differs: {}", ctx());
-            assert_eq!((a.query_type(), a.query_class()), (b.query_type(), b.query_class()), "{}", ctx());
+            assert!(
+                a.name().eq_case(b.name()),
+                "question name case differs: {}",
+                ctx()
+            );
+            assert_eq!(
+                (a.query_type(), a.query_class()),
+                (b.query_type(), b.query_class()),
+                "{}",
+                ctx()
+            );
         }
     } else {
         assert!(o.len == 12, "header-only reply with a body: {}", ctx());
@@ -170,20 +275,43 @@ fn check(f: &Fixture, q: &[u8], hq: Option<&Message>, src: IpAddr, t: Transport,
     let qtype = msg.queries.first().map(|q| q.query_type());
     match o.kind {
         Kind::Answer if !o.truncated => {
-            assert!(!msg.answers.is_empty(), "NOERROR answer without records: {}", ctx());
+            assert!(
+                !msg.answers.is_empty(),
+                "NOERROR answer without records: {}",
+                ctx()
+            );
             let asked = &msg.queries[0];
             for r in &msg.answers {
-                assert!(r.name.eq_case(asked.name()), "answer owner is not the question: {}", ctx());
+                assert!(
+                    r.name.eq_case(asked.name()),
+                    "answer owner is not the question: {}",
+                    ctx()
+                );
                 if qtype != Some(RecordType::ANY) {
-                    assert_eq!(Some(r.record_type()), qtype, "answer of another type: {}", ctx());
+                    assert_eq!(
+                        Some(r.record_type()),
+                        qtype,
+                        "answer of another type: {}",
+                        ctx()
+                    );
                 }
             }
             assert!(msg.authorities.is_empty(), "{}", ctx());
         }
         Kind::NoData | Kind::NxDomain if !o.truncated => {
             assert!(msg.answers.is_empty(), "{}", ctx());
-            assert_eq!(msg.authorities.len(), 1, "negative answer without SOA: {}", ctx());
-            assert_eq!(msg.authorities[0].record_type(), RecordType::SOA, "{}", ctx());
+            assert_eq!(
+                msg.authorities.len(),
+                1,
+                "negative answer without SOA: {}",
+                ctx()
+            );
+            assert_eq!(
+                msg.authorities[0].record_type(),
+                RecordType::SOA,
+                "{}",
+                ctx()
+            );
         }
         _ => {}
     }
@@ -191,7 +319,11 @@ fn check(f: &Fixture, q: &[u8], hq: Option<&Message>, src: IpAddr, t: Transport,
     // Access rules.
     let served = matches!(o.kind, Kind::Answer | Kind::NoData | Kind::NxDomain);
     if src == SRC_OUTSIDE {
-        assert!(!served && o.kind != Kind::RefusedAudience, "source outside the ACL was served: {}", ctx());
+        assert!(
+            !served && o.kind != Kind::RefusedAudience,
+            "source outside the ACL was served: {}",
+            ctx()
+        );
     } else {
         assert!(o.kind != Kind::RefusedAcl, "ACL device refused: {}", ctx());
     }
@@ -201,7 +333,11 @@ fn check(f: &Fixture, q: &[u8], hq: Option<&Message>, src: IpAddr, t: Transport,
             assert!(!served, "account 1 sees account 7's names: {}", ctx());
         }
         if private && src == SRC_OTHER {
-            assert!(o.kind != Kind::RefusedAudience, "account 7 refused its own names: {}", ctx());
+            assert!(
+                o.kind != Kind::RefusedAudience,
+                "account 7 refused its own names: {}",
+                ctx()
+            );
         }
     }
 }

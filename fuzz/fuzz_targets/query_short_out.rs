@@ -21,7 +21,9 @@ fn snap() -> &'static MappedSnapshot {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((len, q)) = data.split_first_chunk::<2>() else { return };
+    let Some((len, q)) = data.split_first_chunk::<2>() else {
+        return;
+    };
     let out_len = u16::from_be_bytes(*len) as usize % 4200;
     let mut out = vec![0u8; out_len];
     for src in [SRC_HOME_V4, SRC_OUTSIDE] {

@@ -107,7 +107,9 @@ fn fix_header(bytes: &mut [u8]) {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&mode, rest)) = data.split_first() else { return };
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
     let bytes = match mode % 3 {
         0 => rest.to_vec(),
         m => {
@@ -123,7 +125,9 @@ fuzz_target!(|data: &[u8]| {
         // Reproduction aid: the exact file bytes this input produced.
         std::fs::write(path, &bytes).expect("write FEEDWALL_FUZZ_DUMP");
     }
-    let Ok(snap) = MappedSnapshot::from_bytes(&bytes) else { return };
+    let Ok(snap) = MappedSnapshot::from_bytes(&bytes) else {
+        return;
+    };
     exercise(snap.get());
 });
 
@@ -131,14 +135,29 @@ fn exercise(s: &ArchivedSnapshot) {
     // Sources: the fixture's devices, one outside, and the first address of
     // every (possibly edited) ACL range.
     let mut sources: Vec<IpAddr> = vec![SRC_HOME_V4, SRC_HOME_V6, SRC_OTHER, SRC_OUTSIDE];
-    sources.extend(s.acl_v4_starts.iter().take(4).map(|a| IpAddr::V4(Ipv4Addr::from(a.to_native()))));
-    sources.extend(s.acl_v6_starts.iter().take(4).map(|a| IpAddr::V6(Ipv6Addr::from(a.to_native()))));
+    sources.extend(
+        s.acl_v4_starts
+            .iter()
+            .take(4)
+            .map(|a| IpAddr::V4(Ipv4Addr::from(a.to_native()))),
+    );
+    sources.extend(
+        s.acl_v6_starts
+            .iter()
+            .take(4)
+            .map(|a| IpAddr::V6(Ipv6Addr::from(a.to_native()))),
+    );
     // Queries: the fixed ones, then each name the snapshot holds (edits may
     // have renamed them), with and without DO.
     let mut queries: Vec<Vec<u8>> = fixed_queries().to_vec();
     for (i, e) in s.names.iter().take(24).enumerate() {
         let types: &[u16] = &[1, 255, 28, 2];
-        queries.push(query(i as u16, &e.name, types[i % 4], Some((65535, 0, i % 2 == 0))));
+        queries.push(query(
+            i as u16,
+            &e.name,
+            types[i % 4],
+            Some((65535, 0, i % 2 == 0)),
+        ));
         queries.push(query(i as u16, &e.name, 16, None));
     }
     OUT.with(|o| {

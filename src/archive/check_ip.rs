@@ -26,13 +26,22 @@ pub struct CheckIpReport {
 }
 
 impl CheckIpReport {
-    pub fn gather(archive: &Archive, addr: IpAddr, at: Option<Timestamp>) -> Result<CheckIpReport, super::ArchiveError> {
+    pub fn gather(
+        archive: &Archive,
+        addr: IpAddr,
+        at: Option<Timestamp>,
+    ) -> Result<CheckIpReport, super::ArchiveError> {
         let listed = match at {
             Some(t) => archive.listed_at(addr, t)?,
             None => archive.listed_now(addr)?,
         };
         let history = archive.history(addr)?;
-        Ok(CheckIpReport { addr: canonical(addr), at, listed, history })
+        Ok(CheckIpReport {
+            addr: canonical(addr),
+            at,
+            listed,
+            history,
+        })
     }
 }
 
@@ -40,10 +49,16 @@ impl CheckIpReport {
 /// read-only, beside a running sidecar). TIME: RFC 3339 or
 /// `YYYY-MM-DD HH:MM` in UTC.
 pub fn check_ip_command(db: &Path, addr: &str, at: Option<&str>) -> anyhow::Result<()> {
-    let ip: IpAddr = addr.trim().parse().with_context(|| format!("`{addr}` is not an IPv4 or IPv6 address"))?;
+    let ip: IpAddr = addr
+        .trim()
+        .parse()
+        .with_context(|| format!("`{addr}` is not an IPv4 or IPv6 address"))?;
     let at = at.map(Timestamp::parse_cli).transpose()?;
     if !db.is_file() {
-        bail!("no archive at {} (the sidecar creates it on its first fetch)", db.display());
+        bail!(
+            "no archive at {} (the sidecar creates it on its first fetch)",
+            db.display()
+        );
     }
     let archive = Archive::open_read_only(db)?;
     let report = CheckIpReport::gather(&archive, ip, at)?;
@@ -72,7 +87,11 @@ fn write_detail(f: &mut fmt::Formatter<'_>, d: &Detail) -> fmt::Result {
 }
 
 fn write_feed(f: &mut fmt::Formatter<'_>, feed: &FeedMeta) -> fmt::Result {
-    let name = if feed.name.is_empty() { &feed.id } else { &feed.name };
+    let name = if feed.name.is_empty() {
+        &feed.id
+    } else {
+        &feed.name
+    };
     write!(f, "{name} [{}]", feed.id)?;
     if !feed.provider.is_empty() {
         write!(f, " by {}", feed.provider)?;
@@ -86,7 +105,11 @@ impl fmt::Display for CheckIpReport {
             Some(t) => format!("at {t}"),
             None => "now".to_string(),
         };
-        let feeds: BTreeMap<&str, &FeedMeta> = self.listed.iter().map(|i| (i.feed.id.as_str(), &i.feed)).collect();
+        let feeds: BTreeMap<&str, &FeedMeta> = self
+            .listed
+            .iter()
+            .map(|i| (i.feed.id.as_str(), &i.feed))
+            .collect();
         if self.listed.is_empty() {
             writeln!(f, "{}: listed by no archived feed {when}", self.addr)?;
         } else {
@@ -96,7 +119,11 @@ impl fmt::Display for CheckIpReport {
                 write!(f, "  ")?;
                 write_feed(f, &i.feed)?;
                 writeln!(f)?;
-                write!(f, "    {} since {}, last seen {}", i.prefix, i.first_seen, i.last_seen)?;
+                write!(
+                    f,
+                    "    {} since {}, last seen {}",
+                    i.prefix, i.first_seen, i.last_seen
+                )?;
                 if let Some(e) = i.ended {
                     write!(f, ", dropped {e}")?;
                 }
@@ -105,7 +132,12 @@ impl fmt::Display for CheckIpReport {
             }
             writeln!(f, "  sources (the lists are the providers' own, unedited):")?;
             for feed in feeds.values() {
-                write!(f, "    {}: {}", feed.id, if feed.url.is_empty() { "-" } else { &feed.url })?;
+                write!(
+                    f,
+                    "    {}: {}",
+                    feed.id,
+                    if feed.url.is_empty() { "-" } else { &feed.url }
+                )?;
                 if !feed.homepage.is_empty() {
                     write!(f, " (about: {})", feed.homepage)?;
                 }
@@ -115,7 +147,12 @@ impl fmt::Display for CheckIpReport {
         if self.history.is_empty() {
             writeln!(f, "history: never listed")?;
         } else {
-            writeln!(f, "history ({} interval{}, oldest first):", self.history.len(), if self.history.len() == 1 { "" } else { "s" })?;
+            writeln!(
+                f,
+                "history ({} interval{}, oldest first):",
+                self.history.len(),
+                if self.history.len() == 1 { "" } else { "s" }
+            )?;
             for i in &self.history {
                 let until = match i.ended {
                     Some(e) => format!("{e} (last seen {})", i.last_seen),

@@ -81,7 +81,7 @@ use ipnet::IpNet;
 use rusqlite::{Connection, OpenFlags};
 
 pub use check_ip::{check_ip_command, CheckIpReport};
-pub use time::{Timestamp, TimeParseError};
+pub use time::{TimeParseError, Timestamp};
 
 /// How long a call waits for another process's write lock before giving up
 /// with a retryable error.
@@ -107,7 +107,10 @@ pub struct Detail {
 impl Detail {
     /// True when the feed gave no detail at all.
     pub fn is_empty(&self) -> bool {
-        self.score.is_none() && self.category.is_none() && self.country.is_none() && self.reference.is_none()
+        self.score.is_none()
+            && self.category.is_none()
+            && self.country.is_none()
+            && self.reference.is_none()
     }
 }
 
@@ -278,19 +281,34 @@ impl Interval {
 #[derive(Debug, thiserror::Error)]
 pub enum ArchiveError {
     #[error("archive {path}: {source}")]
-    Open { path: PathBuf, source: rusqlite::Error },
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
     #[error("archive database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error("{path} is not a feedwall archive ({why})")]
     NotAnArchive { path: PathBuf, why: String },
     #[error("archive {path} has schema version {found}, newer than this feedwall (version {supported}); upgrade feedwall")]
-    TooNew { path: PathBuf, found: i64, supported: i64 },
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        supported: i64,
+    },
     #[error("archive {path} has schema version {found}, older than this feedwall (version {supported}); open it read-write once (start the sidecar) to migrate it")]
-    NeedsMigration { path: PathBuf, found: i64, supported: i64 },
+    NeedsMigration {
+        path: PathBuf,
+        found: i64,
+        supported: i64,
+    },
     #[error("version of feed `{version}` stored under feed `{feed}`")]
     FeedMismatch { feed: String, version: String },
     #[error("version of feed `{feed}` fetched at {given} is older than the current version (last seen {current}); versions must be stored in time order")]
-    OutOfOrder { feed: String, given: Timestamp, current: Timestamp },
+    OutOfOrder {
+        feed: String,
+        given: Timestamp,
+        current: Timestamp,
+    },
     #[error("archive is corrupt: {0}")]
     Corrupt(String),
 }
@@ -304,7 +322,10 @@ impl ArchiveError {
             ArchiveError::Sqlite(e) | ArchiveError::Open { source: e, .. } => e,
             _ => return false,
         };
-        matches!(e.sqlite_error_code(), Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked))
+        matches!(
+            e.sqlite_error_code(),
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+        )
     }
 }
 
@@ -321,26 +342,48 @@ impl Archive {
     /// Opens (creating if missing) the archive at `path` and migrates it to
     /// the current schema.
     pub fn open(path: &Path) -> Result<Archive, ArchiveError> {
-        let open_err = |source| ArchiveError::Open { path: path.to_path_buf(), source };
+        let open_err = |source| ArchiveError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
         let mut conn = Connection::open(path).map_err(open_err)?;
         configure(&conn).map_err(open_err)?;
-        let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0)).map_err(open_err)?;
+        let mode: String = conn
+            .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
+            .map_err(open_err)?;
         if !mode.eq_ignore_ascii_case("wal") {
-            return Err(ArchiveError::NotAnArchive { path: path.to_path_buf(), why: format!("cannot switch to WAL journal (got {mode})") });
+            return Err(ArchiveError::NotAnArchive {
+                path: path.to_path_buf(),
+                why: format!("cannot switch to WAL journal (got {mode})"),
+            });
         }
         schema::migrate(&mut conn, path)?;
-        Ok(Archive { conn, path: path.to_path_buf(), open_sets: Default::default() })
+        Ok(Archive {
+            conn,
+            path: path.to_path_buf(),
+            open_sets: Default::default(),
+        })
     }
 
     /// Opens an existing archive for queries only (for `feedwall check-ip`
     /// beside a running sidecar). Never creates or migrates the file.
     pub fn open_read_only(path: &Path) -> Result<Archive, ArchiveError> {
-        let open_err = |source| ArchiveError::Open { path: path.to_path_buf(), source };
-        let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-            .map_err(open_err)?;
+        let open_err = |source| ArchiveError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(open_err)?;
         configure(&conn).map_err(open_err)?;
         schema::check_current(&conn, path)?;
-        Ok(Archive { conn, path: path.to_path_buf(), open_sets: Default::default() })
+        Ok(Archive {
+            conn,
+            path: path.to_path_buf(),
+            open_sets: Default::default(),
+        })
     }
 
     /// The file this archive lives in.
@@ -357,7 +400,11 @@ impl Archive {
 
     /// Records one fetch attempt of `feed` (every attempt, whatever its
     /// outcome).
-    pub fn record_fetch(&mut self, feed: &FeedMeta, outcome: &FetchOutcome) -> Result<(), ArchiveError> {
+    pub fn record_fetch(
+        &mut self,
+        feed: &FeedMeta,
+        outcome: &FetchOutcome,
+    ) -> Result<(), ArchiveError> {
         store::record_fetch(&mut self.conn, feed, outcome)
     }
 
@@ -368,14 +415,23 @@ impl Archive {
     /// holds back is recorded with [`Archive::record_fetch`] (status, reason,
     /// counts, hash) and never becomes a version, so the current version is
     /// always the last good one.
-    pub fn store_version(&mut self, feed: &FeedMeta, version: &FeedVersion) -> Result<VersionStats, ArchiveError> {
+    pub fn store_version(
+        &mut self,
+        feed: &FeedMeta,
+        version: &FeedVersion,
+    ) -> Result<VersionStats, ArchiveError> {
         store::store_version(&mut self.conn, &mut self.open_sets, feed, version)
     }
 
     /// Notes that a fetch at `at` returned the content of hash `hash` again
     /// without re-parsing it (a 304 for the current version). Returns false,
     /// changing nothing, when `hash` is not the feed's current version.
-    pub fn confirm_version(&mut self, feed_id: &str, hash: &str, at: Timestamp) -> Result<bool, ArchiveError> {
+    pub fn confirm_version(
+        &mut self,
+        feed_id: &str,
+        hash: &str,
+        at: Timestamp,
+    ) -> Result<bool, ArchiveError> {
         store::confirm_version(&mut self.conn, feed_id, hash, at)
     }
 
@@ -393,7 +449,11 @@ impl Archive {
     /// Entries the feed listed at time `at` (its last version fetched at or
     /// before `at`), sorted by prefix. Scans the intervals table: for tools
     /// and audits, not for a hot path.
-    pub fn entries_at(&self, feed_id: &str, at: Timestamp) -> Result<Vec<(IpNet, Detail)>, ArchiveError> {
+    pub fn entries_at(
+        &self,
+        feed_id: &str,
+        at: Timestamp,
+    ) -> Result<Vec<(IpNet, Detail)>, ArchiveError> {
         query::entries_at(&self.conn, feed_id, at)
     }
 
@@ -427,7 +487,9 @@ impl Archive {
 
 /// Column `i` of `r` as a blob.
 fn blob<'r>(r: &'r rusqlite::Row<'_>, i: usize) -> rusqlite::Result<&'r [u8]> {
-    r.get_ref(i)?.as_blob().map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Blob, Box::new(e)))
+    r.get_ref(i)?.as_blob().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Blob, Box::new(e))
+    })
 }
 
 /// Per-connection settings (not stored in the file).

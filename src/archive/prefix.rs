@@ -36,11 +36,19 @@ impl Blob {
 }
 
 fn mask_v4(len: u8) -> u32 {
-    if len == 0 { 0 } else { u32::MAX << (32 - len as u32) }
+    if len == 0 {
+        0
+    } else {
+        u32::MAX << (32 - len as u32)
+    }
 }
 
 fn mask_v6(len: u8) -> u128 {
-    if len == 0 { 0 } else { u128::MAX << (128 - len as u32) }
+    if len == 0 {
+        0
+    } else {
+        u128::MAX << (128 - len as u32)
+    }
 }
 
 impl PrefixKey {
@@ -63,12 +71,20 @@ impl PrefixKey {
 
     fn v4(a: Ipv4Addr, len: u8) -> PrefixKey {
         let len = len.min(32);
-        PrefixKey { family: V4, net: (u32::from(a) & mask_v4(len)) as u128, len }
+        PrefixKey {
+            family: V4,
+            net: (u32::from(a) & mask_v4(len)) as u128,
+            len,
+        }
     }
 
     fn v6(a: Ipv6Addr, len: u8) -> PrefixKey {
         let len = len.min(128);
-        PrefixKey { family: V6, net: u128::from(a) & mask_v6(len), len }
+        PrefixKey {
+            family: V6,
+            net: u128::from(a) & mask_v6(len),
+            len,
+        }
     }
 
     pub fn family(&self) -> u8 {
@@ -82,7 +98,10 @@ impl PrefixKey {
     pub fn to_net(self) -> IpNet {
         // The lengths are in range by construction.
         match self.family {
-            V4 => IpNet::V4(Ipv4Net::new_assert(Ipv4Addr::from(self.net as u32), self.len)),
+            V4 => IpNet::V4(Ipv4Net::new_assert(
+                Ipv4Addr::from(self.net as u32),
+                self.len,
+            )),
             _ => IpNet::V6(Ipv6Net::new_assert(Ipv6Addr::from(self.net), self.len)),
         }
     }
@@ -141,17 +160,31 @@ mod tests {
 
     #[test]
     fn round_trip_and_canonical() {
-        for s in ["198.51.100.7/24", "0.0.0.0/0", "203.0.113.9/32", "2001:db8::1/32", "::/0", "2001:db8::1/128"] {
+        for s in [
+            "198.51.100.7/24",
+            "0.0.0.0/0",
+            "203.0.113.9/32",
+            "2001:db8::1/32",
+            "::/0",
+            "2001:db8::1/128",
+        ] {
             let n: IpNet = s.parse().unwrap();
             let k = PrefixKey::of_net(&n);
             assert_eq!(k.to_net(), n.trunc());
             assert_eq!(PrefixKey::from_blob(k.blob().as_slice()), Some(k));
         }
-        assert_eq!(PrefixKey::from_blob(&[10, 0, 0, 1, 24]), None, "host bits set");
+        assert_eq!(
+            PrefixKey::from_blob(&[10, 0, 0, 1, 24]),
+            None,
+            "host bits set"
+        );
         assert_eq!(PrefixKey::from_blob(&[10, 0, 0, 0, 33]), None);
         assert_eq!(PrefixKey::from_blob(&[10, 0, 0]), None);
         let a: IpAddr = "198.51.100.7".parse().unwrap();
-        assert_eq!(PrefixKey::of_addr(a, 24).to_net().to_string(), "198.51.100.0/24");
+        assert_eq!(
+            PrefixKey::of_addr(a, 24).to_net().to_string(),
+            "198.51.100.0/24"
+        );
         let mapped: IpAddr = "::ffff:198.51.100.7".parse().unwrap();
         assert_eq!(PrefixKey::of_addr(mapped, 24), PrefixKey::of_addr(a, 24));
     }

@@ -6,7 +6,10 @@ use ipnet::IpNet;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::prefix::{family_of, PrefixKey};
-use super::{ArchiveError, Counts, Detail, FeedMeta, FeedStatus, FetchOutcome, FetchStatus, Interval, Timestamp, VersionInfo};
+use super::{
+    ArchiveError, Counts, Detail, FeedMeta, FeedStatus, FetchOutcome, FetchStatus, Interval,
+    Timestamp, VersionInfo,
+};
 
 /// Which intervals an address lookup returns.
 #[derive(Debug, Clone, Copy)]
@@ -20,7 +23,9 @@ pub(super) enum When {
 }
 
 fn prefix_of(blob: &[u8], what: &str) -> Result<IpNet, ArchiveError> {
-    PrefixKey::from_blob(blob).map(PrefixKey::to_net).ok_or_else(|| ArchiveError::Corrupt(format!("malformed prefix in {what}")))
+    PrefixKey::from_blob(blob)
+        .map(PrefixKey::to_net)
+        .ok_or_else(|| ArchiveError::Corrupt(format!("malformed prefix in {what}")))
 }
 
 fn detail_at(r: &Row<'_>, first: usize) -> rusqlite::Result<Detail> {
@@ -33,16 +38,27 @@ fn detail_at(r: &Row<'_>, first: usize) -> rusqlite::Result<Detail> {
 }
 
 fn feed_at(r: &Row<'_>, first: usize) -> rusqlite::Result<FeedMeta> {
-    Ok(FeedMeta { id: r.get(first)?, name: r.get(first + 1)?, url: r.get(first + 2)?, provider: r.get(first + 3)?, homepage: r.get(first + 4)? })
+    Ok(FeedMeta {
+        id: r.get(first)?,
+        name: r.get(first + 1)?,
+        url: r.get(first + 2)?,
+        provider: r.get(first + 3)?,
+        homepage: r.get(first + 4)?,
+    })
 }
 
 pub(super) fn feeds(conn: &Connection) -> Result<Vec<FeedMeta>, ArchiveError> {
-    let mut stmt = conn.prepare_cached("SELECT key, name, url, provider, homepage FROM feeds ORDER BY key")?;
+    let mut stmt =
+        conn.prepare_cached("SELECT key, name, url, provider, homepage FROM feeds ORDER BY key")?;
     let rows = stmt.query_map([], |r| feed_at(r, 0))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-fn entries_where(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> Result<Vec<(IpNet, Detail)>, ArchiveError> {
+fn entries_where(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<(IpNet, Detail)>, ArchiveError> {
     let mut stmt = conn.prepare_cached(sql)?;
     let mut rows = stmt.query(params)?;
     let mut out = Vec::new();
@@ -54,7 +70,10 @@ fn entries_where(conn: &Connection, sql: &str, params: impl rusqlite::Params) ->
     Ok(out)
 }
 
-pub(super) fn current_entries(conn: &Connection, feed_id: &str) -> Result<Vec<(IpNet, Detail)>, ArchiveError> {
+pub(super) fn current_entries(
+    conn: &Connection,
+    feed_id: &str,
+) -> Result<Vec<(IpNet, Detail)>, ArchiveError> {
     entries_where(
         conn,
         "SELECT i.pfx, i.score, i.category, i.country, i.reference FROM intervals i
@@ -63,7 +82,11 @@ pub(super) fn current_entries(conn: &Connection, feed_id: &str) -> Result<Vec<(I
     )
 }
 
-pub(super) fn entries_at(conn: &Connection, feed_id: &str, at: Timestamp) -> Result<Vec<(IpNet, Detail)>, ArchiveError> {
+pub(super) fn entries_at(
+    conn: &Connection,
+    feed_id: &str,
+    at: Timestamp,
+) -> Result<Vec<(IpNet, Detail)>, ArchiveError> {
     entries_where(
         conn,
         "SELECT i.pfx, i.score, i.category, i.country, i.reference FROM intervals i
@@ -81,7 +104,11 @@ fn version_at(r: &Row<'_>, first: usize) -> rusqlite::Result<VersionInfo> {
         fetched_at: Timestamp(r.get(first)?),
         last_seen: Timestamp(r.get(first + 1)?),
         hash: r.get(first + 2)?,
-        counts: Counts { entries: n(3)?, rejected: n(4)?, ignored: n(5)? },
+        counts: Counts {
+            entries: n(3)?,
+            rejected: n(4)?,
+            ignored: n(5)?,
+        },
         stored: n(6)?,
         added: n(7)?,
         removed: n(8)?,
@@ -99,7 +126,10 @@ pub(super) fn versions(conn: &Connection, feed_id: &str) -> Result<Vec<VersionIn
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-pub(super) fn feed_status(conn: &Connection, feed_id: &str) -> Result<Option<FeedStatus>, ArchiveError> {
+pub(super) fn feed_status(
+    conn: &Connection,
+    feed_id: &str,
+) -> Result<Option<FeedStatus>, ArchiveError> {
     let sql = format!(
         "SELECT f.key, f.name, f.url, f.provider, f.homepage, f.id, v.id, {VERSION_COLUMNS}
          FROM feeds f LEFT JOIN versions v ON v.id = f.current_version WHERE f.key = ?1"
@@ -116,7 +146,9 @@ pub(super) fn feed_status(conn: &Connection, feed_id: &str) -> Result<Option<Fee
             Ok((feed, row, good))
         })
         .optional()?;
-    let Some((feed, feed_row, last_good)) = head else { return Ok(None) };
+    let Some((feed, feed_row, last_good)) = head else {
+        return Ok(None);
+    };
     let last_fetch = conn
         .prepare_cached(
             "SELECT at, status, reason, entries, rejected, ignored, hash FROM fetches
@@ -132,30 +164,53 @@ pub(super) fn feed_status(conn: &Connection, feed_id: &str) -> Result<Option<Fee
                 }),
                 None => None,
             };
-            Ok((Timestamp(r.get(0)?), status, r.get::<_, Option<String>>(2)?, counts, r.get::<_, Option<String>>(6)?))
+            Ok((
+                Timestamp(r.get(0)?),
+                status,
+                r.get::<_, Option<String>>(2)?,
+                counts,
+                r.get::<_, Option<String>>(6)?,
+            ))
         })
         .optional()?;
     let last_fetch = match last_fetch {
         Some((at, status, reason, counts, hash)) => {
             let status = FetchStatus::from_parts(&status, reason)
                 .ok_or_else(|| ArchiveError::Corrupt(format!("unknown fetch status `{status}`")))?;
-            Some(FetchOutcome { at, status, counts, hash })
+            Some(FetchOutcome {
+                at,
+                status,
+                counts,
+                hash,
+            })
         }
         None => None,
     };
-    let versions: i64 = conn.prepare_cached("SELECT count(*) FROM versions WHERE feed = ?1")?.query_row([feed_row], |r| r.get(0))?;
-    Ok(Some(FeedStatus { feed, last_fetch, last_good, versions: versions as u64 }))
+    let versions: i64 = conn
+        .prepare_cached("SELECT count(*) FROM versions WHERE feed = ?1")?
+        .query_row([feed_row], |r| r.get(0))?;
+    Ok(Some(FeedStatus {
+        feed,
+        last_fetch,
+        last_good,
+        versions: versions as u64,
+    }))
 }
 
 /// Prefix lengths present in the archive for one family, longest first.
 fn prefix_lens(conn: &Connection, family: u8) -> Result<Vec<u8>, ArchiveError> {
-    let mut stmt = conn.prepare_cached("SELECT len FROM prefix_lens WHERE family = ?1 ORDER BY len DESC")?;
+    let mut stmt =
+        conn.prepare_cached("SELECT len FROM prefix_lens WHERE family = ?1 ORDER BY len DESC")?;
     let rows = stmt.query_map([family], |r| r.get::<_, u8>(0))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 /// One indexed equality lookup per prefix length present.
-pub(super) fn lookup(conn: &Connection, addr: IpAddr, when: When) -> Result<Vec<Interval>, ArchiveError> {
+pub(super) fn lookup(
+    conn: &Connection,
+    addr: IpAddr,
+    when: When,
+) -> Result<Vec<Interval>, ArchiveError> {
     const SELECT: &str = "SELECT f.key, f.name, f.url, f.provider, f.homepage,
                 i.first_seen, COALESCE(i.last_seen, v.last_seen, i.first_seen), i.ended,
                 i.score, i.category, i.country, i.reference
@@ -163,7 +218,10 @@ pub(super) fn lookup(conn: &Connection, addr: IpAddr, when: When) -> Result<Vec<
          WHERE i.pfx = ?1";
     let (sql, at) = match when {
         When::Now => (format!("{SELECT} AND i.ended IS NULL"), None),
-        When::At(t) => (format!("{SELECT} AND i.first_seen <= ?2 AND (i.ended IS NULL OR i.ended > ?2)"), Some(t.0)),
+        When::At(t) => (
+            format!("{SELECT} AND i.first_seen <= ?2 AND (i.ended IS NULL OR i.ended > ?2)"),
+            Some(t.0),
+        ),
         When::Always => (SELECT.to_string(), None),
     };
     let mut stmt = conn.prepare_cached(&sql)?;
@@ -182,13 +240,19 @@ pub(super) fn lookup(conn: &Connection, addr: IpAddr, when: When) -> Result<Vec<
             })
         };
         let rows = match at {
-            Some(t) => stmt.query_map(params![blob.as_slice(), t], read)?.collect::<rusqlite::Result<Vec<_>>>()?,
-            None => stmt.query_map(params![blob.as_slice()], read)?.collect::<rusqlite::Result<Vec<_>>>()?,
+            Some(t) => stmt
+                .query_map(params![blob.as_slice(), t], read)?
+                .collect::<rusqlite::Result<Vec<_>>>()?,
+            None => stmt
+                .query_map(params![blob.as_slice()], read)?
+                .collect::<rusqlite::Result<Vec<_>>>()?,
         };
         out.extend(rows);
     }
     match when {
-        When::Always => out.sort_by(|a, b| (a.first_seen, &a.feed.id, a.prefix).cmp(&(b.first_seen, &b.feed.id, b.prefix))),
+        When::Always => out.sort_by(|a, b| {
+            (a.first_seen, &a.feed.id, a.prefix).cmp(&(b.first_seen, &b.feed.id, b.prefix))
+        }),
         _ => out.sort_by(|a, b| (&a.feed.id, a.prefix).cmp(&(&b.feed.id, b.prefix))),
     }
     Ok(out)

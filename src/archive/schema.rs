@@ -99,17 +99,26 @@ fn application_id(conn: &Connection) -> rusqlite::Result<i64> {
 
 /// Refuses files that are not ours.
 fn check_identity(conn: &Connection, path: &Path) -> Result<i64, ArchiveError> {
-    let not_ours = |why: String| ArchiveError::NotAnArchive { path: path.to_path_buf(), why };
+    let not_ours = |why: String| ArchiveError::NotAnArchive {
+        path: path.to_path_buf(),
+        why,
+    };
     let version = user_version(conn)?;
     let app = application_id(conn)?;
     if app != APPLICATION_ID {
         let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
         if app != 0 || version != 0 || tables != 0 {
-            return Err(not_ours(format!("application_id {app:#x}, {tables} tables")));
+            return Err(not_ours(format!(
+                "application_id {app:#x}, {tables} tables"
+            )));
         }
     }
     if version > SCHEMA_VERSION {
-        return Err(ArchiveError::TooNew { path: path.to_path_buf(), found: version, supported: SCHEMA_VERSION });
+        return Err(ArchiveError::TooNew {
+            path: path.to_path_buf(),
+            found: version,
+            supported: SCHEMA_VERSION,
+        });
     }
     Ok(version)
 }
@@ -135,7 +144,11 @@ pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), ArchiveE
 pub(super) fn check_current(conn: &Connection, path: &Path) -> Result<(), ArchiveError> {
     let found = check_identity(conn, path)?;
     if found < SCHEMA_VERSION {
-        return Err(ArchiveError::NeedsMigration { path: path.to_path_buf(), found, supported: SCHEMA_VERSION });
+        return Err(ArchiveError::NeedsMigration {
+            path: path.to_path_buf(),
+            found,
+            supported: SCHEMA_VERSION,
+        });
     }
     Ok(())
 }

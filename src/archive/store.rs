@@ -54,10 +54,17 @@ fn upsert_feed(tx: &Transaction<'_>, feed: &FeedMeta) -> rusqlite::Result<i64> {
              provider = excluded.provider, homepage = excluded.homepage
          RETURNING id",
     )?
-    .query_row(params![feed.id, feed.name, feed.url, feed.provider, feed.homepage], |r| r.get(0))
+    .query_row(
+        params![feed.id, feed.name, feed.url, feed.provider, feed.homepage],
+        |r| r.get(0),
+    )
 }
 
-pub(super) fn record_fetch(conn: &mut Connection, feed: &FeedMeta, outcome: &FetchOutcome) -> Result<(), ArchiveError> {
+pub(super) fn record_fetch(
+    conn: &mut Connection,
+    feed: &FeedMeta,
+    outcome: &FetchOutcome,
+) -> Result<(), ArchiveError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let feed_row = upsert_feed(&tx, feed)?;
     let c = outcome.counts;
@@ -132,7 +139,11 @@ fn incoming(version: &FeedVersion) -> Vec<Incoming> {
         .entries
         .iter()
         .enumerate()
-        .map(|(index, (net, detail))| Incoming { key: PrefixKey::of_net(net), dhash: detail_hash(detail, &mut buf), index })
+        .map(|(index, (net, detail))| Incoming {
+            key: PrefixKey::of_net(net),
+            dhash: detail_hash(detail, &mut buf),
+            index,
+        })
         .collect();
     v.sort_unstable_by_key(|e| (e.key, e.index));
     v.dedup_by_key(|e| e.key);
@@ -140,14 +151,21 @@ fn incoming(version: &FeedVersion) -> Vec<Incoming> {
 }
 
 fn load_open(tx: &Transaction<'_>, feed_row: i64) -> Result<Vec<Open>, ArchiveError> {
-    let mut stmt = tx.prepare_cached("SELECT id, pfx, dhash FROM intervals WHERE feed = ?1 AND ended IS NULL")?;
+    let mut stmt = tx
+        .prepare_cached("SELECT id, pfx, dhash FROM intervals WHERE feed = ?1 AND ended IS NULL")?;
     let mut rows = stmt.query([feed_row])?;
     let mut open = Vec::new();
     while let Some(r) = rows.next()? {
         let id: i64 = r.get(0)?;
         let blob = super::blob(r, 1)?;
-        let key = PrefixKey::from_blob(blob).ok_or_else(|| ArchiveError::Corrupt(format!("interval {id} has a malformed prefix")))?;
-        open.push(Open { key, dhash: r.get(2)?, id });
+        let key = PrefixKey::from_blob(blob).ok_or_else(|| {
+            ArchiveError::Corrupt(format!("interval {id} has a malformed prefix"))
+        })?;
+        open.push(Open {
+            key,
+            dhash: r.get(2)?,
+            id,
+        });
     }
     open.sort_unstable_by_key(|o| o.key);
     Ok(open)
@@ -160,7 +178,10 @@ pub(super) fn store_version(
     version: &FeedVersion,
 ) -> Result<VersionStats, ArchiveError> {
     if version.feed != feed.id {
-        return Err(ArchiveError::FeedMismatch { feed: feed.id.clone(), version: version.feed.clone() });
+        return Err(ArchiveError::FeedMismatch {
+            feed: feed.id.clone(),
+            version: version.feed.clone(),
+        });
     }
     let t = version.fetched_at.0;
     let started = Instant::now();
@@ -169,13 +190,21 @@ pub(super) fn store_version(
     let current = current_version(&tx, feed_row)?;
     if let Some(c) = &current {
         if t < c.last_seen {
-            return Err(ArchiveError::OutOfOrder { feed: feed.id.clone(), given: version.fetched_at, current: Timestamp(c.last_seen) });
+            return Err(ArchiveError::OutOfOrder {
+                feed: feed.id.clone(),
+                given: version.fetched_at,
+                current: Timestamp(c.last_seen),
+            });
         }
         if c.hash == version.hash {
-            tx.prepare_cached("UPDATE versions SET last_seen = ?1 WHERE id = ?2")?.execute(params![t, c.id])?;
+            tx.prepare_cached("UPDATE versions SET last_seen = ?1 WHERE id = ?2")?
+                .execute(params![t, c.id])?;
             tx.commit()?;
             tracing::debug!(feed = %feed.id, hash = %version.hash, "feed version unchanged (same hash)");
-            return Ok(VersionStats { unchanged: c.stored as usize, ..VersionStats::default() });
+            return Ok(VersionStats {
+                unchanged: c.stored as usize,
+                ..VersionStats::default()
+            });
         }
     }
     // Taken out of the cache: an error from here on leaves it empty for
@@ -195,14 +224,19 @@ pub(super) fn store_version(
     let mut next = Vec::with_capacity(new.len());
     let mut lens = BTreeSet::new();
     {
-        let mut close = tx.prepare_cached("UPDATE intervals SET last_seen = ?1, ended = ?2 WHERE id = ?3 AND ended IS NULL")?;
+        let mut close = tx.prepare_cached(
+            "UPDATE intervals SET last_seen = ?1, ended = ?2 WHERE id = ?3 AND ended IS NULL",
+        )?;
         let mut insert = tx.prepare_cached(
             "INSERT INTO intervals (feed, pfx, first_seen, dhash, score, category, country, reference)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )?;
         let mut close_one = |o: &Open| -> Result<(), ArchiveError> {
             if close.execute(params![prev_last_seen, t, o.id])? != 1 {
-                return Err(ArchiveError::Corrupt(format!("open interval {} is missing", o.id)));
+                return Err(ArchiveError::Corrupt(format!(
+                    "open interval {} is missing",
+                    o.id
+                )));
             }
             Ok(())
         };
@@ -219,7 +253,11 @@ pub(super) fn store_version(
                 d.country,
                 d.reference
             ])?;
-            Ok(Open { key: e.key, dhash: e.dhash, id })
+            Ok(Open {
+                key: e.key,
+                dhash: e.dhash,
+                id,
+            })
         };
         let (mut i, mut j) = (0, 0);
         while i < open.len() || j < new.len() {
@@ -258,7 +296,8 @@ pub(super) fn store_version(
     drop(open);
     let merged = started.elapsed();
     {
-        let mut add_len = tx.prepare_cached("INSERT OR IGNORE INTO prefix_lens (family, len) VALUES (?1, ?2)")?;
+        let mut add_len =
+            tx.prepare_cached("INSERT OR IGNORE INTO prefix_lens (family, len) VALUES (?1, ?2)")?;
         for (family, len) in lens {
             add_len.execute(params![family, len])?;
         }
@@ -284,9 +323,16 @@ pub(super) fn store_version(
             ],
             |r| r.get(0),
         )?;
-    tx.prepare_cached("UPDATE feeds SET current_version = ?1 WHERE id = ?2")?.execute(params![version_id, feed_row])?;
+    tx.prepare_cached("UPDATE feeds SET current_version = ?1 WHERE id = ?2")?
+        .execute(params![version_id, feed_row])?;
     tx.commit()?;
-    cache.insert(feed_row, OpenSet { version_id, entries: next });
+    cache.insert(
+        feed_row,
+        OpenSet {
+            version_id,
+            entries: next,
+        },
+    );
     tracing::info!(
         feed = %feed.id,
         hash = %version.hash,
@@ -304,7 +350,12 @@ pub(super) fn store_version(
     Ok(stats)
 }
 
-pub(super) fn confirm_version(conn: &mut Connection, feed_id: &str, hash: &str, at: Timestamp) -> Result<bool, ArchiveError> {
+pub(super) fn confirm_version(
+    conn: &mut Connection,
+    feed_id: &str,
+    hash: &str,
+    at: Timestamp,
+) -> Result<bool, ArchiveError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let n = tx
         .prepare_cached(

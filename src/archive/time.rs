@@ -17,7 +17,12 @@ pub struct Timestamp(pub i64);
 pub struct TimeParseError(pub String);
 
 /// Accepted forms without a zone, read as UTC.
-const NAIVE_FORMATS: [&str; 4] = ["%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"];
+const NAIVE_FORMATS: [&str; 4] = [
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M",
+    "%Y-%m-%dT%H:%M:%S",
+];
 
 impl Timestamp {
     /// Now, from the system clock (0 if the clock is before 1970).
@@ -36,7 +41,10 @@ impl Timestamp {
     pub fn parse_cli(s: &str) -> Result<Timestamp, TimeParseError> {
         let t = s.trim();
         if let Some(secs) = t.strip_prefix('@') {
-            return secs.parse().map(Timestamp).map_err(|_| TimeParseError(s.to_string()));
+            return secs
+                .parse()
+                .map(Timestamp)
+                .map_err(|_| TimeParseError(s.to_string()));
         }
         if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
             return Ok(Timestamp(dt.timestamp()));
@@ -81,11 +89,27 @@ mod tests {
     fn forms() {
         let want = Timestamp(1_793_624_700); // 2026-11-02T13:05:00Z
         assert_eq!(want.to_string(), "2026-11-02T13:05:00Z");
-        for s in ["2026-11-02T13:05:00Z", "2026-11-02T14:05:00+01:00", "2026-11-02 13:05", "2026-11-02 13:05:00", "2026-11-02T13:05", "@1793624700"] {
+        for s in [
+            "2026-11-02T13:05:00Z",
+            "2026-11-02T14:05:00+01:00",
+            "2026-11-02 13:05",
+            "2026-11-02 13:05:00",
+            "2026-11-02T13:05",
+            "@1793624700",
+        ] {
             assert_eq!(Timestamp::parse_cli(s).unwrap(), want, "{s}");
         }
-        assert_eq!(Timestamp::parse_cli("2026-11-02").unwrap(), Timestamp(1_793_577_600));
-        for bad in ["", "yesterday", "2026-13-02 13:05", "2026-11-02 25:00", "@x"] {
+        assert_eq!(
+            Timestamp::parse_cli("2026-11-02").unwrap(),
+            Timestamp(1_793_577_600)
+        );
+        for bad in [
+            "",
+            "yesterday",
+            "2026-13-02 13:05",
+            "2026-11-02 25:00",
+            "@x",
+        ] {
             assert!(Timestamp::parse_cli(bad).is_err(), "{bad}");
         }
     }

@@ -56,11 +56,19 @@ use crate::wire;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: {message}")]
     Syntax { path: String, message: String },
     #[error("{path}, line {line}: {key}: {message}")]
-    Value { path: String, line: usize, key: String, message: String },
+    Value {
+        path: String,
+        line: usize,
+        key: String,
+        message: String,
+    },
 }
 
 /// The file, as written (all optional).
@@ -312,24 +320,56 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn line(&self, span: std::ops::Range<usize>) -> usize {
-        self.text[..span.start.min(self.text.len())].matches('\n').count() + 1
+        self.text[..span.start.min(self.text.len())]
+            .matches('\n')
+            .count()
+            + 1
     }
 
-    fn err(&self, span: std::ops::Range<usize>, key: &str, message: impl Into<String>) -> ConfigError {
-        ConfigError::Value { path: self.path.to_string(), line: self.line(span), key: key.to_string(), message: message.into() }
+    fn err(
+        &self,
+        span: std::ops::Range<usize>,
+        key: &str,
+        message: impl Into<String>,
+    ) -> ConfigError {
+        ConfigError::Value {
+            path: self.path.to_string(),
+            line: self.line(span),
+            key: key.to_string(),
+            message: message.into(),
+        }
     }
 
-    fn duration(&self, v: &Option<Spanned<String>>, key: &str, default: Duration) -> Result<Duration, ConfigError> {
+    fn duration(
+        &self,
+        v: &Option<Spanned<String>>,
+        key: &str,
+        default: Duration,
+    ) -> Result<Duration, ConfigError> {
         match v {
             None => Ok(default),
             Some(s) => match parse_duration(s.get_ref()) {
                 Some(d) if !d.is_zero() => Ok(d),
-                _ => Err(self.err(s.span(), key, format!("{:?} is not a duration (e.g. \"90s\", \"30m\", \"2h\", \"1d\")", s.get_ref()))),
+                _ => Err(self.err(
+                    s.span(),
+                    key,
+                    format!(
+                        "{:?} is not a duration (e.g. \"90s\", \"30m\", \"2h\", \"1d\")",
+                        s.get_ref()
+                    ),
+                )),
             },
         }
     }
 
-    fn range<T: PartialOrd + Copy + std::fmt::Display>(&self, v: &Option<Spanned<T>>, key: &str, default: T, lo: T, hi: T) -> Result<T, ConfigError> {
+    fn range<T: PartialOrd + Copy + std::fmt::Display>(
+        &self,
+        v: &Option<Spanned<T>>,
+        key: &str,
+        default: T,
+        lo: T,
+        hi: T,
+    ) -> Result<T, ConfigError> {
         match v {
             None => Ok(default),
             Some(s) => {
@@ -347,47 +387,113 @@ impl Ctx<'_> {
 impl Config {
     /// Reads and validates a config file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io { path: path.to_path_buf(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
         Self::from_text(&text, &path.display().to_string())
     }
 
     /// Parses and validates config text; `origin` names it in errors.
     pub fn from_text(text: &str, origin: &str) -> Result<Config, ConfigError> {
-        let file: FileConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax { path: origin.to_string(), message: e.to_string() })?;
+        let file: FileConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+            path: origin.to_string(),
+            message: e.to_string(),
+        })?;
         let cx = Ctx { path: origin, text };
         if let Some(v) = &file.version {
             if v.get_ref() != defaults::CONFIG_VERSION {
-                return Err(cx.err(v.span(), "version", format!("{:?} is not supported (this build reads {:?})", v.get_ref(), defaults::CONFIG_VERSION)));
+                return Err(cx.err(
+                    v.span(),
+                    "version",
+                    format!(
+                        "{:?} is not supported (this build reads {:?})",
+                        v.get_ref(),
+                        defaults::CONFIG_VERSION
+                    ),
+                ));
             }
         }
 
         let z = file.zone.unwrap_or_default();
         let apex = match &z.apex {
             Some(a) => {
-                wire::name_from_text(a.get_ref()).map_err(|e| cx.err(a.span(), "zone.apex", e.to_string()))?;
+                wire::name_from_text(a.get_ref())
+                    .map_err(|e| cx.err(a.span(), "zone.apex", e.to_string()))?;
                 a.get_ref().trim_end_matches('.').to_ascii_lowercase()
             }
             None => crate::snapshot::writer::DEFAULT_ZONE.to_string(),
         };
         let mut ns_addrs = Vec::new();
         for a in z.ns_addrs.iter().flatten() {
-            ns_addrs.push(a.get_ref().parse::<IpAddr>().map_err(|_| cx.err(a.span(), "zone.ns_addrs", format!("{:?} is not an IP address", a.get_ref())))?);
+            ns_addrs.push(a.get_ref().parse::<IpAddr>().map_err(|_| {
+                cx.err(
+                    a.span(),
+                    "zone.ns_addrs",
+                    format!("{:?} is not an IP address", a.get_ref()),
+                )
+            })?);
         }
         let zone = ZoneConfig {
             apex,
-            ttl: cx.range(&z.ttl, "zone.ttl", crate::snapshot::writer::DEFAULT_TTL, 1, 604_800)?,
-            negative_ttl: cx.range(&z.negative_ttl, "zone.negative_ttl", crate::snapshot::writer::DEFAULT_NEGATIVE_TTL, 1, 86_400)?,
-            max_a_per_name: cx.range(&z.max_a_per_name, "zone.max_a_per_name", crate::snapshot::writer::MAX_A_PER_NAME, 1, crate::snapshot::writer::MAX_A_PER_NAME)?,
-            max_aaaa_per_name: cx.range(&z.max_aaaa_per_name, "zone.max_aaaa_per_name", crate::snapshot::writer::MAX_AAAA_PER_NAME, 1, crate::snapshot::writer::MAX_AAAA_PER_NAME)?,
-            expand_v4: cx.range(&z.expand_v4, "zone.expand_v4", crate::lists::DEFAULT_EXPAND_V4, 16, 32)?,
-            expand_v6: cx.range(&z.expand_v6, "zone.expand_v6", crate::lists::DEFAULT_EXPAND_V6, 112, 128)?,
+            ttl: cx.range(
+                &z.ttl,
+                "zone.ttl",
+                crate::snapshot::writer::DEFAULT_TTL,
+                1,
+                604_800,
+            )?,
+            negative_ttl: cx.range(
+                &z.negative_ttl,
+                "zone.negative_ttl",
+                crate::snapshot::writer::DEFAULT_NEGATIVE_TTL,
+                1,
+                86_400,
+            )?,
+            max_a_per_name: cx.range(
+                &z.max_a_per_name,
+                "zone.max_a_per_name",
+                crate::snapshot::writer::MAX_A_PER_NAME,
+                1,
+                crate::snapshot::writer::MAX_A_PER_NAME,
+            )?,
+            max_aaaa_per_name: cx.range(
+                &z.max_aaaa_per_name,
+                "zone.max_aaaa_per_name",
+                crate::snapshot::writer::MAX_AAAA_PER_NAME,
+                1,
+                crate::snapshot::writer::MAX_AAAA_PER_NAME,
+            )?,
+            expand_v4: cx.range(
+                &z.expand_v4,
+                "zone.expand_v4",
+                crate::lists::DEFAULT_EXPAND_V4,
+                16,
+                32,
+            )?,
+            expand_v6: cx.range(
+                &z.expand_v6,
+                "zone.expand_v6",
+                crate::lists::DEFAULT_EXPAND_V6,
+                112,
+                128,
+            )?,
             ns_addrs,
         };
 
         let d = file.dns.unwrap_or_default();
         let mut listen = Vec::new();
         for l in d.listen.iter().flatten() {
-            listen.push(l.get_ref().parse::<SocketAddr>().map_err(|_| cx.err(l.span(), "dns.listen", format!("{:?} is not an address:port (IPv6 as [::1]:53)", l.get_ref())))?);
+            listen.push(l.get_ref().parse::<SocketAddr>().map_err(|_| {
+                cx.err(
+                    l.span(),
+                    "dns.listen",
+                    format!(
+                        "{:?} is not an address:port (IPv6 as [::1]:53)",
+                        l.get_ref()
+                    ),
+                )
+            })?);
         }
         if listen.is_empty() {
             listen.push(defaults::DNS_LISTEN.parse().expect("valid default"));
@@ -398,40 +504,106 @@ impl Config {
                 None => None,
                 Some(w) => Some(cx.range(&Some(w.clone()), "dns.workers", 1, 1, 256)?),
             },
-            tcp_idle_timeout: cx.duration(&d.tcp_idle_timeout, "dns.tcp_idle_timeout", crate::responder::tcp::DEFAULT_IDLE_TIMEOUT)?,
-            tcp_max_connections: cx.range(&d.tcp_max_connections, "dns.tcp_max_connections", crate::responder::tcp::DEFAULT_MAX_CONNECTIONS, 1, 1_000_000)?,
+            tcp_idle_timeout: cx.duration(
+                &d.tcp_idle_timeout,
+                "dns.tcp_idle_timeout",
+                crate::responder::tcp::DEFAULT_IDLE_TIMEOUT,
+            )?,
+            tcp_max_connections: cx.range(
+                &d.tcp_max_connections,
+                "dns.tcp_max_connections",
+                crate::responder::tcp::DEFAULT_MAX_CONNECTIONS,
+                1,
+                1_000_000,
+            )?,
         };
 
         let f = file.fetch.unwrap_or_default();
         let fetch = FetchConfig {
-            default_interval: cx.duration(&f.interval, "fetch.interval", Duration::from_secs(defaults::FETCH_INTERVAL_SECS))?,
-            timeout: cx.duration(&f.timeout, "fetch.timeout", Duration::from_secs(defaults::FETCH_TIMEOUT_SECS))?,
-            connect_timeout: cx.duration(&f.connect_timeout, "fetch.connect_timeout", Duration::from_secs(defaults::FETCH_CONNECT_TIMEOUT_SECS))?,
+            default_interval: cx.duration(
+                &f.interval,
+                "fetch.interval",
+                Duration::from_secs(defaults::FETCH_INTERVAL_SECS),
+            )?,
+            timeout: cx.duration(
+                &f.timeout,
+                "fetch.timeout",
+                Duration::from_secs(defaults::FETCH_TIMEOUT_SECS),
+            )?,
+            connect_timeout: cx.duration(
+                &f.connect_timeout,
+                "fetch.connect_timeout",
+                Duration::from_secs(defaults::FETCH_CONNECT_TIMEOUT_SECS),
+            )?,
             max_bytes: match &f.max_size {
                 None => defaults::FETCH_MAX_BYTES,
                 Some(s) => match parse_size(s.get_ref()) {
                     Some(n) if n > 0 => n,
-                    _ => return Err(cx.err(s.span(), "fetch.max_size", format!("{:?} is not a size (e.g. \"64MiB\")", s.get_ref()))),
+                    _ => {
+                        return Err(cx.err(
+                            s.span(),
+                            "fetch.max_size",
+                            format!("{:?} is not a size (e.g. \"64MiB\")", s.get_ref()),
+                        ))
+                    }
                 },
             },
             retries: cx.range(&f.retries, "fetch.retries", defaults::FETCH_RETRIES, 0, 10)?,
-            concurrency: cx.range(&f.concurrency, "fetch.concurrency", defaults::FETCH_CONCURRENCY, 1, 64)?,
+            concurrency: cx.range(
+                &f.concurrency,
+                "fetch.concurrency",
+                defaults::FETCH_CONCURRENCY,
+                1,
+                64,
+            )?,
         };
 
         let g = file.gate.unwrap_or_default();
         let gate = GateConfig {
             enabled: g.enabled.unwrap_or(true),
-            max_shrink: cx.range(&g.max_shrink, "gate.max_shrink", defaults::GATE_MAX_SHRINK, 0.0, 1.0)?,
-            max_bad_share: cx.range(&g.max_bad_share, "gate.max_bad_share", defaults::GATE_MAX_BAD_SHARE, 0.0, 1.0)?,
-            min_prefix_v4: cx.range(&g.min_prefix_v4, "gate.min_prefix_v4", defaults::GATE_MIN_PREFIX_V4, 0, 32)?,
-            min_prefix_v6: cx.range(&g.min_prefix_v6, "gate.min_prefix_v6", defaults::GATE_MIN_PREFIX_V6, 0, 128)?,
+            max_shrink: cx.range(
+                &g.max_shrink,
+                "gate.max_shrink",
+                defaults::GATE_MAX_SHRINK,
+                0.0,
+                1.0,
+            )?,
+            max_bad_share: cx.range(
+                &g.max_bad_share,
+                "gate.max_bad_share",
+                defaults::GATE_MAX_BAD_SHARE,
+                0.0,
+                1.0,
+            )?,
+            min_prefix_v4: cx.range(
+                &g.min_prefix_v4,
+                "gate.min_prefix_v4",
+                defaults::GATE_MIN_PREFIX_V4,
+                0,
+                32,
+            )?,
+            min_prefix_v6: cx.range(
+                &g.min_prefix_v6,
+                "gate.min_prefix_v6",
+                defaults::GATE_MIN_PREFIX_V6,
+                0,
+                128,
+            )?,
         };
 
         let mut feeds: Vec<FeedConfig> = Vec::new();
         for c in file.catalog.iter().flatten() {
             let Some(entry) = catalog::CATALOG.iter().find(|e| e.id == c.get_ref()) else {
                 let ids: Vec<&str> = catalog::CATALOG.iter().map(|e| e.id).collect();
-                return Err(cx.err(c.span(), "catalog", format!("no catalog feed {:?} (known: {})", c.get_ref(), ids.join(", "))));
+                return Err(cx.err(
+                    c.span(),
+                    "catalog",
+                    format!(
+                        "no catalog feed {:?} (known: {})",
+                        c.get_ref(),
+                        ids.join(", ")
+                    ),
+                ));
             };
             let period = Some(Duration::from_secs(entry.period_secs));
             feeds.push(FeedConfig {
@@ -450,19 +622,43 @@ impl Config {
         }
         for fe in &file.feed {
             let id = fe.id.get_ref();
-            if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-                return Err(cx.err(fe.id.span(), "feed.id", format!("{id:?}: use letters, digits, '-' and '_'")));
+            if id.is_empty()
+                || !id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
+                return Err(cx.err(
+                    fe.id.span(),
+                    "feed.id",
+                    format!("{id:?}: use letters, digits, '-' and '_'"),
+                ));
             }
             if feeds.iter().any(|x| x.id == *id) {
-                return Err(cx.err(fe.id.span(), "feed.id", format!("feed {id:?} is defined twice")));
+                return Err(cx.err(
+                    fe.id.span(),
+                    "feed.id",
+                    format!("feed {id:?} is defined twice"),
+                ));
             }
             let url = fe.url.get_ref();
             let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
             if !matches!(scheme.as_deref(), Some("http" | "https" | "ftp" | "file")) {
-                return Err(cx.err(fe.url.span(), "feed.url", format!("{url:?}: scheme must be http, https, ftp or file")));
+                return Err(cx.err(
+                    fe.url.span(),
+                    "feed.url",
+                    format!("{url:?}: scheme must be http, https, ftp or file"),
+                ));
             }
             if crate::feeds::Format::from_name(fe.format.get_ref()).is_none() {
-                return Err(cx.err(fe.format.span(), "feed.format", format!("unknown format {:?} (known: {})", fe.format.get_ref(), crate::feeds::cli::format_names().join(", "))));
+                return Err(cx.err(
+                    fe.format.span(),
+                    "feed.format",
+                    format!(
+                        "unknown format {:?} (known: {})",
+                        fe.format.get_ref(),
+                        crate::feeds::cli::format_names().join(", ")
+                    ),
+                ));
             }
             let period = match &fe.period {
                 None => None,
@@ -490,31 +686,72 @@ impl Config {
         let mut lists: Vec<ListConfig> = Vec::new();
         for l in &file.list {
             let name = l.name.get_ref().to_ascii_lowercase();
-            crate::snapshot::list_wire_name(&name, &wire::name_from_text(&zone.apex).expect("apex checked"))
-                .map_err(|e| cx.err(l.name.span(), "list.name", e.to_string()))?;
+            crate::snapshot::list_wire_name(
+                &name,
+                &wire::name_from_text(&zone.apex).expect("apex checked"),
+            )
+            .map_err(|e| cx.err(l.name.span(), "list.name", e.to_string()))?;
             if lists.iter().any(|x| x.name == name) {
-                return Err(cx.err(l.name.span(), "list.name", format!("list {name:?} is defined twice")));
+                return Err(cx.err(
+                    l.name.span(),
+                    "list.name",
+                    format!("list {name:?} is defined twice"),
+                ));
             }
             let mut ids = Vec::new();
             for f in &l.feeds {
                 if !feeds.iter().any(|x| x.id == *f.get_ref()) {
-                    return Err(cx.err(f.span(), "list.feeds", format!("no feed {:?} is defined", f.get_ref())));
+                    return Err(cx.err(
+                        f.span(),
+                        "list.feeds",
+                        format!("no feed {:?} is defined", f.get_ref()),
+                    ));
                 }
                 ids.push(f.get_ref().clone());
             }
-            lists.push(ListConfig { name, feeds: ids, capacity: cx.range(&l.capacity, "list.capacity", defaults::LIST_CAPACITY, 1, 100_000)? });
+            lists.push(ListConfig {
+                name,
+                feeds: ids,
+                capacity: cx.range(
+                    &l.capacity,
+                    "list.capacity",
+                    defaults::LIST_CAPACITY,
+                    1,
+                    100_000,
+                )?,
+            });
         }
 
         let mut devices = Vec::new();
         for dv in &file.device {
             let mut prefixes = Vec::new();
             for p in &dv.prefixes {
-                prefixes.push(crate::lists::parse_net(p.get_ref()).ok_or_else(|| cx.err(p.span(), "device.prefixes", format!("{:?} is not an IP address or prefix", p.get_ref())))?);
+                prefixes.push(crate::lists::parse_net(p.get_ref()).ok_or_else(|| {
+                    cx.err(
+                        p.span(),
+                        "device.prefixes",
+                        format!("{:?} is not an IP address or prefix", p.get_ref()),
+                    )
+                })?);
             }
-            devices.push(DeviceConfig { name: dv.name.get_ref().clone(), prefixes });
+            devices.push(DeviceConfig {
+                name: dv.name.get_ref().clone(),
+                prefixes,
+            });
         }
 
-        Ok(Config { data_dir: file.data_dir.unwrap_or_else(|| PathBuf::from(defaults::DATA_DIR)), zone, dns, fetch, gate, feeds, lists, devices })
+        Ok(Config {
+            data_dir: file
+                .data_dir
+                .unwrap_or_else(|| PathBuf::from(defaults::DATA_DIR)),
+            zone,
+            dns,
+            fetch,
+            gate,
+            feeds,
+            lists,
+            devices,
+        })
     }
 }
 
@@ -523,14 +760,19 @@ mod tests {
     use super::*;
 
     fn err(text: &str) -> String {
-        Config::from_text(text, "test.toml").unwrap_err().to_string()
+        Config::from_text(text, "test.toml")
+            .unwrap_err()
+            .to_string()
     }
 
     #[test]
     fn empty_config_takes_every_default() {
         let c = Config::from_text("", "t").unwrap();
         assert_eq!(c.zone.apex, "feedwall.internal");
-        assert_eq!(c.dns.listen, vec!["127.0.0.1:5353".parse::<SocketAddr>().unwrap()]);
+        assert_eq!(
+            c.dns.listen,
+            vec!["127.0.0.1:5353".parse::<SocketAddr>().unwrap()]
+        );
         assert_eq!(c.gate.max_shrink, 0.5);
         assert!(c.feeds.is_empty());
     }
@@ -546,24 +788,46 @@ mod tests {
         let e = err("[[feed]]\nid = \"a\"\nurl = \"gopher://x\"\nformat = \"plain\"\n");
         assert!(e.contains("line 3: feed.url"), "{e}");
         let e = err("[[feed]]\nid = \"a\"\nurl = \"file:///x\"\nformat = \"plain\"\n[[list]]\nname = \"l\"\nfeeds = [\"a\", \"b\"]\n");
-        assert!(e.contains("line 7: list.feeds") && e.contains("\"b\""), "{e}");
-        assert!(err("[[device]]\nname = \"d\"\nprefixes = [\"1.2.3.4/40\"]\n").contains("line 3: device.prefixes"));
+        assert!(
+            e.contains("line 7: list.feeds") && e.contains("\"b\""),
+            "{e}"
+        );
+        assert!(
+            err("[[device]]\nname = \"d\"\nprefixes = [\"1.2.3.4/40\"]\n")
+                .contains("line 3: device.prefixes")
+        );
         assert!(err("catalog = [\"nope\"]").contains("no catalog feed"));
-        assert!(err("[[feed]]\nid = \"a\"\nurl = \"file:///x\"\nformat = \"xml-ish\"\n").contains("line 4: feed.format"));
+        assert!(
+            err("[[feed]]\nid = \"a\"\nurl = \"file:///x\"\nformat = \"xml-ish\"\n")
+                .contains("line 4: feed.format")
+        );
     }
 
     #[test]
     fn intervals_are_half_the_period_with_a_floor() {
         let c = Config::from_text("catalog = [\"feodo\", \"spamhaus-drop\"]\n[[feed]]\nid = \"x\"\nurl = \"file:///x\"\nformat = \"plain\"\n", "t").unwrap();
-        assert_eq!(c.feeds[0].interval, Duration::from_secs(300), "5 min period, 5 min floor");
+        assert_eq!(
+            c.feeds[0].interval,
+            Duration::from_secs(300),
+            "5 min period, 5 min floor"
+        );
         assert_eq!(c.feeds[1].interval, Duration::from_secs(12 * 3600));
-        assert_eq!(c.feeds[2].interval, Duration::from_secs(2 * 3600), "unknown period: 2 h");
+        assert_eq!(
+            c.feeds[2].interval,
+            Duration::from_secs(2 * 3600),
+            "unknown period: 2 h"
+        );
     }
 
     #[test]
     fn catalog_formats_are_known_parsers() {
         for f in catalog::CATALOG {
-            assert!(crate::feeds::Format::from_name(f.format).is_some(), "{}: {}", f.id, f.format);
+            assert!(
+                crate::feeds::Format::from_name(f.format).is_some(),
+                "{}: {}",
+                f.id,
+                f.format
+            );
         }
     }
 

@@ -23,10 +23,22 @@ use crate::feeds::{Format, Parsed};
 pub enum HoldReason {
     HtmlPage,
     Empty,
-    NoEntries { rejected: usize },
-    TooManyBad { bad: usize, total: usize, max_share: f64 },
-    Shrunk { before: usize, after: usize, max_share: f64 },
-    TooBroad { prefix: IpNet },
+    NoEntries {
+        rejected: usize,
+    },
+    TooManyBad {
+        bad: usize,
+        total: usize,
+        max_share: f64,
+    },
+    Shrunk {
+        before: usize,
+        after: usize,
+        max_share: f64,
+    },
+    TooBroad {
+        prefix: IpNet,
+    },
 }
 
 impl std::fmt::Display for HoldReason {
@@ -34,12 +46,30 @@ impl std::fmt::Display for HoldReason {
         match self {
             HoldReason::HtmlPage => write!(f, "the body is an HTML or error page, not a list"),
             HoldReason::Empty => write!(f, "the body is empty"),
-            HoldReason::NoEntries { rejected } => write!(f, "no entry could be read ({rejected} records rejected)"),
-            HoldReason::TooManyBad { bad, total, max_share } => {
-                write!(f, "{bad} of {total} records are bad (more than {:.0}%)", max_share * 100.0)
+            HoldReason::NoEntries { rejected } => {
+                write!(f, "no entry could be read ({rejected} records rejected)")
             }
-            HoldReason::Shrunk { before, after, max_share } => {
-                write!(f, "shrank from {before} to {after} entries (more than {:.0}%)", max_share * 100.0)
+            HoldReason::TooManyBad {
+                bad,
+                total,
+                max_share,
+            } => {
+                write!(
+                    f,
+                    "{bad} of {total} records are bad (more than {:.0}%)",
+                    max_share * 100.0
+                )
+            }
+            HoldReason::Shrunk {
+                before,
+                after,
+                max_share,
+            } => {
+                write!(
+                    f,
+                    "shrank from {before} to {after} entries (more than {:.0}%)",
+                    max_share * 100.0
+                )
             }
             HoldReason::TooBroad { prefix } => write!(f, "lists the over-broad prefix {prefix}"),
         }
@@ -48,7 +78,13 @@ impl std::fmt::Display for HoldReason {
 
 /// Checks a parsed version. `last_good` is the entry count of the last good
 /// version, if any.
-pub fn check(cfg: &GateConfig, body: &[u8], format: Format, parsed: &Parsed, last_good: Option<usize>) -> Result<(), HoldReason> {
+pub fn check(
+    cfg: &GateConfig,
+    body: &[u8],
+    format: Format,
+    parsed: &Parsed,
+    last_good: Option<usize>,
+) -> Result<(), HoldReason> {
     if !cfg.enabled {
         return Ok(());
     }
@@ -60,16 +96,26 @@ pub fn check(cfg: &GateConfig, body: &[u8], format: Format, parsed: &Parsed, las
     }
     let entries = parsed.entries.len();
     if entries == 0 && (parsed.counts.rejected > 0 || last_good.unwrap_or(0) > 0) {
-        return Err(HoldReason::NoEntries { rejected: parsed.counts.rejected });
+        return Err(HoldReason::NoEntries {
+            rejected: parsed.counts.rejected,
+        });
     }
     let bad = parsed.counts.rejected;
     let total = parsed.counts.records + bad;
     if total > 0 && bad as f64 > cfg.max_bad_share * total as f64 {
-        return Err(HoldReason::TooManyBad { bad, total, max_share: cfg.max_bad_share });
+        return Err(HoldReason::TooManyBad {
+            bad,
+            total,
+            max_share: cfg.max_bad_share,
+        });
     }
     if let Some(before) = last_good {
         if before > 0 && (before - entries.min(before)) as f64 > cfg.max_shrink * before as f64 {
-            return Err(HoldReason::Shrunk { before, after: entries, max_share: cfg.max_shrink });
+            return Err(HoldReason::Shrunk {
+                before,
+                after: entries,
+                max_share: cfg.max_shrink,
+            });
         }
     }
     for e in &parsed.entries {
@@ -86,8 +132,15 @@ pub fn check(cfg: &GateConfig, body: &[u8], format: Format, parsed: &Parsed, las
 
 /// An HTML document (a login page, a CDN error page, a 200 with "not found").
 fn looks_like_html(body: &[u8]) -> bool {
-    let head: Vec<u8> = body.iter().skip_while(|b| b.is_ascii_whitespace() || **b == 0xEF || **b == 0xBB || **b == 0xBF).take(512).map(|b| b.to_ascii_lowercase()).collect();
-    head.starts_with(b"<!doctype html") || head.starts_with(b"<html") || (head.starts_with(b"<") && find(&head, b"<body").is_some())
+    let head: Vec<u8> = body
+        .iter()
+        .skip_while(|b| b.is_ascii_whitespace() || **b == 0xEF || **b == 0xBB || **b == 0xBF)
+        .take(512)
+        .map(|b| b.to_ascii_lowercase())
+        .collect();
+    head.starts_with(b"<!doctype html")
+        || head.starts_with(b"<html")
+        || (head.starts_with(b"<") && find(&head, b"<body").is_some())
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
@@ -111,18 +164,51 @@ mod tests {
     #[test]
     fn good_versions_pass() {
         assert_eq!(run("1.2.3.4\n5.6.7.8\n", Some(2)), Ok(()));
-        assert_eq!(run("1.2.3.4\n", Some(2)), Ok(()), "50% shrink is the limit, not over it");
+        assert_eq!(
+            run("1.2.3.4\n", Some(2)),
+            Ok(()),
+            "50% shrink is the limit, not over it"
+        );
     }
 
     #[test]
     fn bad_versions_are_held_with_a_reason() {
-        assert_eq!(run("<!DOCTYPE html><html><body>Service unavailable</body></html>", Some(2)), Err(HoldReason::HtmlPage));
+        assert_eq!(
+            run(
+                "<!DOCTYPE html><html><body>Service unavailable</body></html>",
+                Some(2)
+            ),
+            Err(HoldReason::HtmlPage)
+        );
         assert_eq!(run("  \n", Some(2)), Err(HoldReason::Empty));
-        assert!(matches!(run("1.2.3.4\n", Some(10)), Err(HoldReason::Shrunk { before: 10, after: 1, .. })));
-        assert!(matches!(run("1.2.3.4\nx\ny\nz\n", None), Err(HoldReason::TooManyBad { bad: 3, total: 4, .. })));
-        assert!(matches!(run("0.0.0.0/1\n1.2.3.4\n", None), Err(HoldReason::TooBroad { .. })));
-        assert!(matches!(run("2000::/3\n", None), Err(HoldReason::TooBroad { .. })));
-        assert!(matches!(run("garbage\n", None), Err(HoldReason::NoEntries { rejected: 1 }) | Err(HoldReason::TooManyBad { .. })));
+        assert!(matches!(
+            run("1.2.3.4\n", Some(10)),
+            Err(HoldReason::Shrunk {
+                before: 10,
+                after: 1,
+                ..
+            })
+        ));
+        assert!(matches!(
+            run("1.2.3.4\nx\ny\nz\n", None),
+            Err(HoldReason::TooManyBad {
+                bad: 3,
+                total: 4,
+                ..
+            })
+        ));
+        assert!(matches!(
+            run("0.0.0.0/1\n1.2.3.4\n", None),
+            Err(HoldReason::TooBroad { .. })
+        ));
+        assert!(matches!(
+            run("2000::/3\n", None),
+            Err(HoldReason::TooBroad { .. })
+        ));
+        assert!(matches!(
+            run("garbage\n", None),
+            Err(HoldReason::NoEntries { rejected: 1 }) | Err(HoldReason::TooManyBad { .. })
+        ));
         let msg = run("1.2.3.4\n", Some(10)).unwrap_err().to_string();
         assert!(msg.contains("shrank from 10 to 1"), "{msg}");
     }

@@ -30,7 +30,7 @@ use super::gate;
 use crate::archive::{self, Archive, FeedMeta, FeedVersion, FetchOutcome, FetchStatus, Timestamp};
 use crate::config::{Config, FeedConfig};
 use crate::feeds::{self, Format, FormatOptions};
-use crate::fetch::{Fetched, Fetcher, FetchSettings, Source, Validators};
+use crate::fetch::{FetchSettings, Fetched, Fetcher, Source, Validators};
 use crate::snapshot::{DeviceSpec, ListSpec, SnapshotWriter, AUDIENCE_ALL};
 
 /// File names inside the data directory.
@@ -54,7 +54,12 @@ pub fn signal_running(data_dir: &Path) -> anyhow::Result<u32> {
     let pid: i32 = std::fs::read_to_string(data_dir.join(PID_FILE))
         .ok()
         .and_then(|t| t.trim().parse().ok())
-        .with_context(|| format!("no running sidecar found in {} (no {PID_FILE})", data_dir.display()))?;
+        .with_context(|| {
+            format!(
+                "no running sidecar found in {} (no {PID_FILE})",
+                data_dir.display()
+            )
+        })?;
     // SAFETY: kill(2) has no memory effects; a stale pid yields ESRCH.
     if pid <= 0 || unsafe { libc::kill(pid, libc::SIGUSR1) } != 0 {
         anyhow::bail!("the sidecar (pid {pid}) is not running");
@@ -78,7 +83,9 @@ pub fn accept_command(cfg: &Config, feed: &str) -> anyhow::Result<()> {
     crate::snapshot::write_atomic_file(&dir.join(feed), b"accept\n")?;
     match signal_running(&cfg.data_dir) {
         Ok(pid) => eprintln!("accepted; the running sidecar (pid {pid}) publishes it now"),
-        Err(_) => eprintln!("accepted; published at the next sync (`feedwall control --once` or start)"),
+        Err(_) => {
+            eprintln!("accepted; published at the next sync (`feedwall control --once` or start)")
+        }
     }
     Ok(())
 }
@@ -128,8 +135,10 @@ impl Sidecar {
     /// Opens the archive, loads every feed's last good version, checks the
     /// feed URLs and formats. Nothing is fetched yet.
     pub fn open(cfg: Config) -> anyhow::Result<Sidecar> {
-        std::fs::create_dir_all(&cfg.data_dir).with_context(|| format!("cannot create data directory {}", cfg.data_dir.display()))?;
-        let archive = Archive::open(&cfg.data_dir.join(ARCHIVE_FILE)).context("cannot open the archive")?;
+        std::fs::create_dir_all(&cfg.data_dir)
+            .with_context(|| format!("cannot create data directory {}", cfg.data_dir.display()))?;
+        let archive =
+            Archive::open(&cfg.data_dir.join(ARCHIVE_FILE)).context("cannot open the archive")?;
         let settings = FetchSettings {
             connect_timeout: cfg.fetch.connect_timeout,
             attempt_timeout: cfg.fetch.timeout,
@@ -143,25 +152,50 @@ impl Sidecar {
         let now = Instant::now();
         let mut saved = load_validators(&cfg.data_dir.join(VALIDATORS_FILE));
         for f in cfg.feeds.iter().filter(|f| f.enabled) {
-            let source = Source::parse(&f.url).with_context(|| format!("feed {}: bad url", f.id))?;
-            let format = Format::from_name(&f.format).with_context(|| format!("feed {}: unknown format {}", f.id, f.format))?;
+            let source =
+                Source::parse(&f.url).with_context(|| format!("feed {}: bad url", f.id))?;
+            let format = Format::from_name(&f.format)
+                .with_context(|| format!("feed {}: unknown format {}", f.id, f.format))?;
             let mut options = FormatOptions::default();
             if let Some(field) = &f.field {
                 match format {
-                    Format::GenericCsv => options.column = Some(field.parse().map_err(|_| anyhow::anyhow!("feed {}: bad column {field:?}", f.id))?),
+                    Format::GenericCsv => {
+                        options.column =
+                            Some(field.parse().map_err(|_| {
+                                anyhow::anyhow!("feed {}: bad column {field:?}", f.id)
+                            })?)
+                    }
                     _ => options.field = Some(field.clone()),
                 }
             }
-            let entries: Vec<IpNet> = archive.current_entries(&f.id)?.into_iter().map(|(n, _)| n).collect();
+            let entries: Vec<IpNet> = archive
+                .current_entries(&f.id)?
+                .into_iter()
+                .map(|(n, _)| n)
+                .collect();
             let status = archive.feed_status(&f.id)?;
-            let (last_good_count, last_good_at, last_hash) = match status.as_ref().and_then(|s| s.last_good.as_ref()) {
-                Some(v) => (Some(entries.len()), Some(v.fetched_at), Some(v.hash.clone())),
-                None => (None, None, None),
+            let (last_good_count, last_good_at, last_hash) =
+                match status.as_ref().and_then(|s| s.last_good.as_ref()) {
+                    Some(v) => (
+                        Some(entries.len()),
+                        Some(v.fetched_at),
+                        Some(v.hash.clone()),
+                    ),
+                    None => (None, None, None),
+                };
+            let meta = FeedMeta {
+                id: f.id.clone(),
+                name: f.name.clone(),
+                url: f.url.clone(),
+                provider: f.provider.clone(),
+                homepage: f.homepage.clone(),
             };
-            let meta = FeedMeta { id: f.id.clone(), name: f.name.clone(), url: f.url.clone(), provider: f.provider.clone(), homepage: f.homepage.clone() };
             // Saved validators count only for the same URL and the version
             // the archive still publishes.
-            let validators = saved.remove(&f.id).filter(|v| v.url == f.url && Some(&v.hash) == last_hash.as_ref()).map(|v| (v.hash, v.validators));
+            let validators = saved
+                .remove(&f.id)
+                .filter(|v| v.url == f.url && Some(&v.hash) == last_hash.as_ref())
+                .map(|v| (v.hash, v.validators));
             feeds.push(FeedState {
                 cfg: f.clone(),
                 meta,
@@ -180,7 +214,13 @@ impl Sidecar {
             });
         }
         let data_dir = cfg.data_dir.clone();
-        Ok(Sidecar { cfg, archive, fetcher, feeds, data_dir })
+        Ok(Sidecar {
+            cfg,
+            archive,
+            fetcher,
+            feeds,
+            data_dir,
+        })
     }
 
     pub fn snapshot_path(&self) -> PathBuf {
@@ -189,12 +229,20 @@ impl Sidecar {
 
     /// Fetches the given feeds (indices) concurrently and processes each
     /// result as it arrives. Returns true when a published input changed.
-    pub async fn fetch(&mut self, which: &[usize], progress: &mut dyn FnMut(usize, usize, &FeedReport)) -> anyhow::Result<bool> {
+    pub async fn fetch(
+        &mut self,
+        which: &[usize],
+        progress: &mut dyn FnMut(usize, usize, &FeedReport),
+    ) -> anyhow::Result<bool> {
         let jobs: Vec<(usize, Source, Option<Validators>)> = which
             .iter()
             .map(|&i| {
                 let f = &self.feeds[i];
-                let validators = f.validators.as_ref().filter(|(h, _)| Some(h) == f.last_hash.as_ref()).map(|(_, v)| v.clone());
+                let validators = f
+                    .validators
+                    .as_ref()
+                    .filter(|(h, _)| Some(h) == f.last_hash.as_ref())
+                    .map(|(_, v)| v.clone());
                 (i, f.source.clone(), validators)
             })
             .collect();
@@ -207,7 +255,15 @@ impl Sidecar {
             done += 1;
             changed |= self.process(i, result)?;
             let f = &self.feeds[i];
-            progress(done, total, &FeedReport { id: f.cfg.id.clone(), status: f.status.clone(), entries: f.entries.len() });
+            progress(
+                done,
+                total,
+                &FeedReport {
+                    id: f.cfg.id.clone(),
+                    status: f.status.clone(),
+                    entries: f.entries.len(),
+                },
+            );
         }
         self.save_validators()?;
         Ok(changed)
@@ -220,17 +276,34 @@ impl Sidecar {
             .feeds
             .iter()
             .filter_map(|f| {
-                let (hash, v) = f.validators.as_ref().filter(|(h, _)| Some(h) == f.last_hash.as_ref())?;
-                Some((f.cfg.id.as_str(), SavedValidators { url: f.cfg.url.clone(), hash: hash.clone(), validators: v.clone() }))
+                let (hash, v) = f
+                    .validators
+                    .as_ref()
+                    .filter(|(h, _)| Some(h) == f.last_hash.as_ref())?;
+                Some((
+                    f.cfg.id.as_str(),
+                    SavedValidators {
+                        url: f.cfg.url.clone(),
+                        hash: hash.clone(),
+                        validators: v.clone(),
+                    },
+                ))
             })
             .collect();
-        crate::snapshot::write_atomic_file(&self.data_dir.join(VALIDATORS_FILE), serde_json::to_string_pretty(&saved)?.as_bytes())?;
+        crate::snapshot::write_atomic_file(
+            &self.data_dir.join(VALIDATORS_FILE),
+            serde_json::to_string_pretty(&saved)?.as_bytes(),
+        )?;
         Ok(())
     }
 
     /// Handles one fetch result; true when the feed's published entries
     /// changed.
-    fn process(&mut self, i: usize, result: Result<Fetched, crate::fetch::FetchError>) -> anyhow::Result<bool> {
+    fn process(
+        &mut self,
+        i: usize,
+        result: Result<Fetched, crate::fetch::FetchError>,
+    ) -> anyhow::Result<bool> {
         let now = Timestamp::now();
         let f = &mut self.feeds[i];
         f.next_due = Instant::now() + f.cfg.interval;
@@ -239,7 +312,15 @@ impl Sidecar {
                 if let Some(h) = &f.last_hash {
                     self.archive.confirm_version(&f.cfg.id, h, now)?;
                 }
-                self.archive.record_fetch(&f.meta, &FetchOutcome { at: now, status: FetchStatus::NotModified, counts: None, hash: None })?;
+                self.archive.record_fetch(
+                    &f.meta,
+                    &FetchOutcome {
+                        at: now,
+                        status: FetchStatus::NotModified,
+                        counts: None,
+                        hash: None,
+                    },
+                )?;
                 f.status = "not modified".into();
                 // Only the published version's validators are sent: the
                 // source is back to it, so a held-back version is gone.
@@ -247,11 +328,21 @@ impl Sidecar {
                 discard_held(&self.data_dir, &f.cfg.id);
                 return Ok(false);
             }
-            Ok(Fetched::Body { bytes, validators, .. }) => (bytes, validators),
+            Ok(Fetched::Body {
+                bytes, validators, ..
+            }) => (bytes, validators),
             Err(e) => {
                 let reason = e.to_string();
                 tracing::warn!(feed = %f.cfg.id, error = %reason, "fetch failed; last good version stays published");
-                self.archive.record_fetch(&f.meta, &FetchOutcome { at: now, status: FetchStatus::Failed(reason.clone()), counts: None, hash: None })?;
+                self.archive.record_fetch(
+                    &f.meta,
+                    &FetchOutcome {
+                        at: now,
+                        status: FetchStatus::Failed(reason.clone()),
+                        counts: None,
+                        hash: None,
+                    },
+                )?;
                 f.status = format!("failed: {reason}");
                 return Ok(false);
             }
@@ -260,17 +351,39 @@ impl Sidecar {
         if f.last_hash.as_deref() == Some(hash.as_str()) && f.held_back.is_none() {
             f.validators = Some((hash.clone(), validators));
             self.archive.confirm_version(&f.cfg.id, &hash, now)?;
-            self.archive.record_fetch(&f.meta, &FetchOutcome { at: now, status: FetchStatus::NotModified, counts: None, hash: Some(hash) })?;
+            self.archive.record_fetch(
+                &f.meta,
+                &FetchOutcome {
+                    at: now,
+                    status: FetchStatus::NotModified,
+                    counts: None,
+                    hash: Some(hash),
+                },
+            )?;
             f.status = "unchanged".into();
             return Ok(false);
         }
         let parsed = feeds::parse(&bytes, f.format, &f.options);
-        let counts = archive::Counts { entries: parsed.entries.len() as u64, rejected: parsed.counts.rejected as u64, ignored: parsed.counts.ignored as u64 };
+        let counts = archive::Counts {
+            entries: parsed.entries.len() as u64,
+            rejected: parsed.counts.rejected as u64,
+            ignored: parsed.counts.ignored as u64,
+        };
         f.rejected = parsed.counts.rejected;
-        if let Err(reason) = gate::check(&self.cfg.gate, &bytes, f.format, &parsed, f.last_good_count) {
+        if let Err(reason) =
+            gate::check(&self.cfg.gate, &bytes, f.format, &parsed, f.last_good_count)
+        {
             let reason = reason.to_string();
             tracing::warn!(feed = %f.cfg.id, reason = %reason, "new version held back; last good version stays published");
-            self.archive.record_fetch(&f.meta, &FetchOutcome { at: now, status: FetchStatus::HeldBack(reason.clone()), counts: Some(counts), hash: Some(hash) })?;
+            self.archive.record_fetch(
+                &f.meta,
+                &FetchOutcome {
+                    at: now,
+                    status: FetchStatus::HeldBack(reason.clone()),
+                    counts: Some(counts),
+                    hash: Some(hash),
+                },
+            )?;
             f.status = format!("held back: {reason}");
             f.held_back = Some(reason);
             // Kept so an operator can accept it (`feedwall feeds accept`).
@@ -286,17 +399,36 @@ impl Sidecar {
 
     /// Archives a version that passed the gate (or that an operator
     /// accepted) and makes it the published one.
-    fn store_accepted(&mut self, i: usize, hash: String, parsed: &feeds::Parsed, counts: archive::Counts, now: Timestamp) -> anyhow::Result<bool> {
+    fn store_accepted(
+        &mut self,
+        i: usize,
+        hash: String,
+        parsed: &feeds::Parsed,
+        counts: archive::Counts,
+        now: Timestamp,
+    ) -> anyhow::Result<bool> {
         let f = &mut self.feeds[i];
         let version = FeedVersion {
             feed: f.cfg.id.clone(),
             fetched_at: now,
             hash: hash.clone(),
             counts,
-            entries: parsed.entries.iter().map(|e| (e.net, to_archive_detail(e.detail.as_deref()))).collect(),
+            entries: parsed
+                .entries
+                .iter()
+                .map(|e| (e.net, to_archive_detail(e.detail.as_deref())))
+                .collect(),
         };
         let stats = self.archive.store_version(&f.meta, &version)?;
-        self.archive.record_fetch(&f.meta, &FetchOutcome { at: now, status: FetchStatus::Ok, counts: Some(counts), hash: Some(hash.clone()) })?;
+        self.archive.record_fetch(
+            &f.meta,
+            &FetchOutcome {
+                at: now,
+                status: FetchStatus::Ok,
+                counts: Some(counts),
+                hash: Some(hash.clone()),
+            },
+        )?;
         let new_entries: Vec<IpNet> = parsed.nets().collect();
         let changed = new_entries != f.entries;
         tracing::info!(feed = %f.cfg.id, entries = new_entries.len(), added = stats.added, removed = stats.removed, rejected = parsed.counts.rejected, "feed version accepted");
@@ -306,7 +438,13 @@ impl Sidecar {
         f.last_hash = Some(hash);
         f.held_back = None;
         discard_held(&self.data_dir, &f.cfg.id);
-        f.status = format!("ok: {} entries (+{} -{}), {} rejected", f.entries.len(), stats.added, stats.removed, parsed.counts.rejected);
+        f.status = format!(
+            "ok: {} entries (+{} -{}), {} rejected",
+            f.entries.len(),
+            stats.added,
+            stats.removed,
+            parsed.counts.rejected
+        );
         Ok(changed || stats.added + stats.removed > 0)
     }
 
@@ -317,7 +455,10 @@ impl Sidecar {
         let state_path = self.data_dir.join(STATE_FILE);
         let prev: Option<(String, u32)> = std::fs::read_to_string(&state_path).ok().and_then(|t| {
             let v: serde_json::Value = serde_json::from_str(&t).ok()?;
-            Some((v["digest"].as_str()?.to_string(), v["serial"].as_u64()? as u32))
+            Some((
+                v["digest"].as_str()?.to_string(),
+                v["serial"].as_u64()? as u32,
+            ))
         });
         let snap_path = self.snapshot_path();
         if let Some((d, _)) = &prev {
@@ -325,7 +466,10 @@ impl Sidecar {
                 return Ok(None);
             }
         }
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
         let mut serial = now as u32;
         if let Some((_, s)) = prev {
             serial = serial.max(s.wrapping_add(1));
@@ -335,7 +479,12 @@ impl Sidecar {
         }
         let w = self.writer(serial, now)?;
         let snap = w.write(&snap_path).context("cannot write the snapshot")?;
-        crate::snapshot::write_atomic_file(&state_path, serde_json::json!({ "digest": digest, "serial": serial }).to_string().as_bytes())?;
+        crate::snapshot::write_atomic_file(
+            &state_path,
+            serde_json::json!({ "digest": digest, "serial": serial })
+                .to_string()
+                .as_bytes(),
+        )?;
         tracing::info!(serial, names = snap.names.len(), "snapshot published");
         Ok(Some(serial))
     }
@@ -362,20 +511,31 @@ impl Sidecar {
             // (overlaps and adjacent prefixes merged). Aggregating first
             // would merge two adjacent /24s into a /23 and drop their hosts
             // from the DNS answers (regression test in tests/it/sidecar_e2e.rs).
-            let (narrow, wide): (Vec<IpNet>, Vec<IpNet>) = nets.into_iter().partition(|n| match n {
-                IpNet::V4(n) => n.prefix_len() >= z.expand_v4,
-                IpNet::V6(n) => n.prefix_len() >= z.expand_v6,
-            });
+            let (narrow, wide): (Vec<IpNet>, Vec<IpNet>) =
+                nets.into_iter().partition(|n| match n {
+                    IpNet::V4(n) => n.prefix_len() >= z.expand_v4,
+                    IpNet::V6(n) => n.prefix_len() >= z.expand_v6,
+                });
             let mut nets = narrow;
             nets.extend(IpNet::aggregate(&wide));
             if let Some(o) = oldest {
                 w.oldest_input.insert(l.name.clone(), o.max(0) as u64);
             }
-            w.lists.push(ListSpec { name: l.name.clone(), audience: AUDIENCE_ALL, capacity: Some(l.capacity), nets, source: format!("feeds: {}", l.feeds.join(", ")) });
+            w.lists.push(ListSpec {
+                name: l.name.clone(),
+                audience: AUDIENCE_ALL,
+                capacity: Some(l.capacity),
+                nets,
+                source: format!("feeds: {}", l.feeds.join(", ")),
+            });
         }
         w.accounts.push((0, "operator".into()));
         for d in &self.cfg.devices {
-            w.devices.push(DeviceSpec { name: d.name.clone(), account: 0, prefixes: d.prefixes.clone() });
+            w.devices.push(DeviceSpec {
+                name: d.name.clone(),
+                account: 0,
+                prefixes: d.prefixes.clone(),
+            });
         }
         Ok(w)
     }
@@ -383,7 +543,19 @@ impl Sidecar {
     /// Digest of everything the snapshot is built from.
     fn inputs_digest(&self) -> String {
         let mut h = xxhash_rust::xxh3::Xxh3::new();
-        h.update(format!("{:?}{:?}{:?}", self.cfg.zone, self.cfg.lists.iter().map(|l| (&l.name, &l.feeds, l.capacity)).collect::<Vec<_>>(), self.cfg.devices).as_bytes());
+        h.update(
+            format!(
+                "{:?}{:?}{:?}",
+                self.cfg.zone,
+                self.cfg
+                    .lists
+                    .iter()
+                    .map(|l| (&l.name, &l.feeds, l.capacity))
+                    .collect::<Vec<_>>(),
+                self.cfg.devices
+            )
+            .as_bytes(),
+        );
         for f in &self.feeds {
             h.update(f.cfg.id.as_bytes());
             h.update(f.last_hash.as_deref().unwrap_or("-").as_bytes());
@@ -414,7 +586,10 @@ impl Sidecar {
                 )
             })
             .collect();
-        crate::snapshot::write_atomic_file(&self.data_dir.join(HEALTH_FILE), serde_json::to_string_pretty(&feeds)?.as_bytes())?;
+        crate::snapshot::write_atomic_file(
+            &self.data_dir.join(HEALTH_FILE),
+            serde_json::to_string_pretty(&feeds)?.as_bytes(),
+        )?;
         Ok(())
     }
 
@@ -423,12 +598,16 @@ impl Sidecar {
     /// published input changed.
     pub fn apply_accepts(&mut self) -> anyhow::Result<bool> {
         let dir = self.data_dir.join(ACCEPT_DIR);
-        let Ok(rd) = std::fs::read_dir(&dir) else { return Ok(false) };
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            return Ok(false);
+        };
         let mut changed = false;
         for marker in rd.flatten() {
             let id = marker.file_name().to_string_lossy().into_owned();
             let _ = std::fs::remove_file(marker.path());
-            let Some(i) = self.feeds.iter().position(|f| f.cfg.id == id) else { continue };
+            let Some(i) = self.feeds.iter().position(|f| f.cfg.id == id) else {
+                continue;
+            };
             let body_path = self.data_dir.join(HELD_DIR).join(format!("{id}.body"));
             let Ok(bytes) = std::fs::read(&body_path) else {
                 tracing::warn!(feed = %id, "accept asked, but no held-back version is kept");
@@ -436,7 +615,11 @@ impl Sidecar {
             };
             let f = &self.feeds[i];
             let parsed = feeds::parse(&bytes, f.format, &f.options);
-            let counts = archive::Counts { entries: parsed.entries.len() as u64, rejected: parsed.counts.rejected as u64, ignored: parsed.counts.ignored as u64 };
+            let counts = archive::Counts {
+                entries: parsed.entries.len() as u64,
+                rejected: parsed.counts.rejected as u64,
+                ignored: parsed.counts.ignored as u64,
+            };
             let hash = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&bytes));
             tracing::info!(feed = %id, entries = parsed.entries.len(), "held-back version accepted by the operator");
             changed |= self.store_accepted(i, hash, &parsed, counts, Timestamp::now())?;
@@ -449,11 +632,16 @@ impl Sidecar {
     /// Indices of feeds due now.
     fn due(&self) -> Vec<usize> {
         let now = Instant::now();
-        (0..self.feeds.len()).filter(|&i| self.feeds[i].next_due <= now).collect()
+        (0..self.feeds.len())
+            .filter(|&i| self.feeds[i].next_due <= now)
+            .collect()
     }
 
     /// Fetches every feed once, publishes, and returns (CLI `--once`).
-    pub async fn sync_once(&mut self, progress: &mut dyn FnMut(usize, usize, &FeedReport)) -> anyhow::Result<Option<u32>> {
+    pub async fn sync_once(
+        &mut self,
+        progress: &mut dyn FnMut(usize, usize, &FeedReport),
+    ) -> anyhow::Result<Option<u32>> {
         self.apply_accepts()?;
         let all: Vec<usize> = (0..self.feeds.len()).collect();
         self.fetch(&all, progress).await?;
@@ -466,9 +654,13 @@ impl Sidecar {
     pub async fn run(&mut self) -> anyhow::Result<()> {
         self.apply_accepts()?;
         self.publish()?;
-        crate::snapshot::write_atomic_file(&self.data_dir.join(PID_FILE), std::process::id().to_string().as_bytes())?;
+        crate::snapshot::write_atomic_file(
+            &self.data_dir.join(PID_FILE),
+            std::process::id().to_string().as_bytes(),
+        )?;
         self.write_health()?;
-        let mut now_signal = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1())?;
+        let mut now_signal =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1())?;
         loop {
             let due = self.due();
             if !due.is_empty() {
@@ -480,7 +672,9 @@ impl Sidecar {
                 continue;
             }
             let next = self.feeds.iter().map(|f| f.next_due).min();
-            let sleep = next.map(|n| n.saturating_duration_since(Instant::now())).unwrap_or(Duration::from_secs(3600));
+            let sleep = next
+                .map(|n| n.saturating_duration_since(Instant::now()))
+                .unwrap_or(Duration::from_secs(3600));
             tokio::select! {
                 _ = tokio::time::sleep(sleep) => {}
                 _ = now_signal.recv() => {
@@ -517,7 +711,10 @@ struct SavedValidators {
 /// Reads [`VALIDATORS_FILE`]; a missing or unreadable file means none (the
 /// next fetches are unconditional, nothing else changes).
 fn load_validators(path: &Path) -> BTreeMap<String, SavedValidators> {
-    std::fs::read(path).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default()
+    std::fs::read(path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default()
 }
 
 fn to_archive_detail(d: Option<&feeds::Detail>) -> archive::Detail {
@@ -535,16 +732,29 @@ fn to_archive_detail(d: Option<&feeds::Detail>) -> archive::Detail {
 /// `feedwall control --config FILE [--once]`.
 pub fn run_command(config: &Path, once: bool) -> anyhow::Result<()> {
     let cfg = Config::load(config)?;
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(async move {
         let mut sidecar = Sidecar::open(cfg)?;
         if once {
             let serial = sidecar
-                .sync_once(&mut |done, total, r| eprintln!("[{done}/{total}] {}: {} ({} entries published)", r.id, r.status, r.entries))
+                .sync_once(&mut |done, total, r| {
+                    eprintln!(
+                        "[{done}/{total}] {}: {} ({} entries published)",
+                        r.id, r.status, r.entries
+                    )
+                })
                 .await?;
             match serial {
-                Some(s) => eprintln!("snapshot {} written (serial {s})", sidecar.snapshot_path().display()),
-                None => eprintln!("inputs unchanged; snapshot {} left as it was", sidecar.snapshot_path().display()),
+                Some(s) => eprintln!(
+                    "snapshot {} written (serial {s})",
+                    sidecar.snapshot_path().display()
+                ),
+                None => eprintln!(
+                    "inputs unchanged; snapshot {} left as it was",
+                    sidecar.snapshot_path().display()
+                ),
             }
             return Ok(());
         }
@@ -556,7 +766,8 @@ pub fn run_command(config: &Path, once: bool) -> anyhow::Result<()> {
 }
 
 async fn shutdown() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}

@@ -40,7 +40,12 @@ struct Supervised {
 impl Supervised {
     fn spawn(&mut self) -> anyhow::Result<()> {
         let exe = std::env::current_exe().context("cannot find the feedwall executable")?;
-        let child = Command::new(exe).args(&self.args).stdin(Stdio::null()).kill_on_drop(true).spawn().with_context(|| format!("cannot start the {}", self.name))?;
+        let child = Command::new(exe)
+            .args(&self.args)
+            .stdin(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("cannot start the {}", self.name))?;
         tracing::info!(child = self.name, pid = child.id(), "started");
         self.child = Some(child);
         Ok(())
@@ -71,7 +76,9 @@ impl Supervised {
 
 /// Runs until SIGINT/SIGTERM.
 pub fn run(plan: UpPlan) -> anyhow::Result<()> {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(supervise(plan))
 }
 
@@ -80,7 +87,11 @@ async fn supervise(plan: UpPlan) -> anyhow::Result<()> {
     let snapshot = data.join(SNAPSHOT_FILE);
     let mut control = Supervised {
         name: "sidecar",
-        args: vec!["control".into(), "--config".into(), plan.config_path.display().to_string()],
+        args: vec![
+            "control".into(),
+            "--config".into(),
+            plan.config_path.display().to_string(),
+        ],
         child: None,
         pause: RESTART_PAUSE,
         restart_at: None,
@@ -97,11 +108,21 @@ async fn supervise(plan: UpPlan) -> anyhow::Result<()> {
             }
         }
         if Instant::now() > deadline {
-            bail!("no snapshot at {} after {:?}", snapshot.display(), FIRST_SNAPSHOT_TIMEOUT);
+            bail!(
+                "no snapshot at {} after {:?}",
+                snapshot.display(),
+                FIRST_SNAPSHOT_TIMEOUT
+            );
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let mut dns_args = vec!["dns".to_string(), "--snapshot".into(), snapshot.display().to_string(), "--stats-file".into(), data.join("dns-stats.json").display().to_string()];
+    let mut dns_args = vec![
+        "dns".to_string(),
+        "--snapshot".into(),
+        snapshot.display().to_string(),
+        "--stats-file".into(),
+        data.join("dns-stats.json").display().to_string(),
+    ];
     for l in &plan.config.dns.listen {
         dns_args.push("--listen".into());
         dns_args.push(l.to_string());
@@ -111,14 +132,28 @@ async fn supervise(plan: UpPlan) -> anyhow::Result<()> {
         dns_args.push(w.to_string());
     }
     dns_args.push("--tcp-idle-timeout".into());
-    dns_args.push(plan.config.dns.tcp_idle_timeout.as_secs().max(1).to_string());
+    dns_args.push(
+        plan.config
+            .dns
+            .tcp_idle_timeout
+            .as_secs()
+            .max(1)
+            .to_string(),
+    );
     dns_args.push("--tcp-max-connections".into());
     dns_args.push(plan.config.dns.tcp_max_connections.to_string());
     if let Some(r) = &plan.ready_file {
         dns_args.push("--ready-file".into());
         dns_args.push(r.display().to_string());
     }
-    let mut dns = Supervised { name: "responder", args: dns_args, child: None, pause: RESTART_PAUSE, restart_at: None, restarts: 0 };
+    let mut dns = Supervised {
+        name: "responder",
+        args: dns_args,
+        child: None,
+        pause: RESTART_PAUSE,
+        restart_at: None,
+        restarts: 0,
+    };
     dns.spawn()?;
 
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -159,7 +194,12 @@ async fn stop(children: &mut [&mut Supervised]) {
 
 /// Resolves what `feedwall up` runs: a config file, or the embedded demo in
 /// the data directory.
-pub fn plan(config: Option<&Path>, data: &Path, listen: &[std::net::SocketAddr], ready_file: Option<PathBuf>) -> anyhow::Result<UpPlan> {
+pub fn plan(
+    config: Option<&Path>,
+    data: &Path,
+    listen: &[std::net::SocketAddr],
+    ready_file: Option<PathBuf>,
+) -> anyhow::Result<UpPlan> {
     let config_path = match config {
         Some(p) => p.to_path_buf(),
         None => crate::demo::write_config(data, listen)?,
@@ -168,6 +208,11 @@ pub fn plan(config: Option<&Path>, data: &Path, listen: &[std::net::SocketAddr],
     if !listen.is_empty() {
         config.dns.listen = listen.to_vec();
     }
-    std::fs::create_dir_all(&config.data_dir).with_context(|| format!("cannot create {}", config.data_dir.display()))?;
-    Ok(UpPlan { config_path, config, ready_file })
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
+    Ok(UpPlan {
+        config_path,
+        config,
+        ready_file,
+    })
 }

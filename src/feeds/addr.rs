@@ -47,7 +47,11 @@ pub(crate) fn parse_v4(s: &[u8]) -> Result<u32, Reason> {
             i += 1;
         }
         if i == start {
-            return Err(if octets > 0 && i == s.len() { "truncated IPv4 address" } else { "invalid IPv4 address" });
+            return Err(if octets > 0 && i == s.len() {
+                "truncated IPv4 address"
+            } else {
+                "invalid IPv4 address"
+            });
         }
         if i - start > 1 && s[start] == b'0' {
             return Err("leading zero in IPv4 octet");
@@ -98,7 +102,11 @@ pub(crate) fn parse_addr(s: &[u8]) -> Result<Addr, Reason> {
     if s.contains(&b':') {
         return match parse_v6(s) {
             Ok(a) => Ok(Addr::V6(a)),
-            Err(e) => Err(if looks_like_addr_port(s) { "address:port is not an address" } else { e }),
+            Err(e) => Err(if looks_like_addr_port(s) {
+                "address:port is not an address"
+            } else {
+                e
+            }),
         };
     }
     Err("not an IP address")
@@ -142,7 +150,9 @@ pub(crate) fn parse_net(s: &[u8]) -> Result<IpNet, Reason> {
     } else if p[0] == b'-' {
         return Err("negative prefix length");
     } else if p.iter().all(u8::is_ascii_digit) {
-        let v = p.iter().fold(0u32, |v, &c| v.saturating_mul(10).saturating_add(u32::from(c - b'0')));
+        let v = p.iter().fold(0u32, |v, &c| {
+            v.saturating_mul(10).saturating_add(u32::from(c - b'0'))
+        });
         if v > max {
             return Err("prefix length out of range");
         }
@@ -233,9 +243,17 @@ pub(crate) fn summarize(start: u128, end: u128, bits: u32, mut emit: impl FnMut(
     let mut cur = start;
     loop {
         // Largest block aligned at `cur` that does not pass `end`.
-        let align = if cur == 0 { bits } else { cur.trailing_zeros().min(bits) };
+        let align = if cur == 0 {
+            bits
+        } else {
+            cur.trailing_zeros().min(bits)
+        };
         let left = end - cur; // addresses left, minus one
-        let fit = if left == u128::MAX { 128 } else { 127 - (left + 1).leading_zeros() };
+        let fit = if left == u128::MAX {
+            128
+        } else {
+            127 - (left + 1).leading_zeros()
+        };
         let k = align.min(fit);
         emit(cur, (bits - k) as u8);
         if k == 128 {
@@ -275,8 +293,15 @@ mod tests {
     #[test]
     fn ipv6_is_canonicalised() {
         assert_eq!(net("2A01:4F8::1"), Ok("2a01:4f8::1/128".into()));
-        assert_eq!(net("2604:6a82:0aaf:0000:0000:0000:0000:5d79"), Ok("2604:6a82:aaf::5d79/128".into()));
-        assert_eq!(net("::ffff:1.2.3.4"), Ok("::ffff:1.2.3.4/128".into()), "mapped IPv6 stays IPv6");
+        assert_eq!(
+            net("2604:6a82:0aaf:0000:0000:0000:0000:5d79"),
+            Ok("2604:6a82:aaf::5d79/128".into())
+        );
+        assert_eq!(
+            net("::ffff:1.2.3.4"),
+            Ok("::ffff:1.2.3.4/128".into()),
+            "mapped IPv6 stays IPv6"
+        );
         assert_eq!(net("2001:db8:::1"), Err("invalid IPv6 address"));
         assert_eq!(net("2a01:4f8::zz"), Err("invalid IPv6 address"));
         assert_eq!(net("2001:db8::00001"), Err("invalid IPv6 address"));
@@ -285,12 +310,19 @@ mod tests {
     #[test]
     fn ports_are_not_addresses() {
         assert_eq!(net("1.2.3.4:80"), Err("address:port is not an address"));
-        assert_eq!(net("[2001:db8::1]:443"), Err("address:port is not an address"));
+        assert_eq!(
+            net("[2001:db8::1]:443"),
+            Err("address:port is not an address")
+        );
     }
 
     #[test]
     fn prefixes() {
-        assert_eq!(net("1.2.3.4/24"), Ok("1.2.3.0/24".into()), "host bits cleared");
+        assert_eq!(
+            net("1.2.3.4/24"),
+            Ok("1.2.3.0/24".into()),
+            "host bits cleared"
+        );
         assert_eq!(net("1.2.3.4/0"), Ok("0.0.0.0/0".into()));
         assert_eq!(net("2001:db8::1/32"), Ok("2001:db8::/32".into()));
         assert_eq!(net("1.2.3.4/255.255.0.0"), Ok("1.2.0.0/16".into()));
@@ -315,12 +347,34 @@ mod tests {
         assert_eq!(range("10.0.0.0-10.0.1.255"), Ok(vec!["10.0.0.0/23".into()]));
         assert_eq!(
             range("8.104.74.143- 8.104.74.200"),
-            Ok(["8.104.74.143/32", "8.104.74.144/28", "8.104.74.160/27", "8.104.74.192/29", "8.104.74.200/32"].map(String::from).to_vec())
+            Ok([
+                "8.104.74.143/32",
+                "8.104.74.144/28",
+                "8.104.74.160/27",
+                "8.104.74.192/29",
+                "8.104.74.200/32"
+            ]
+            .map(String::from)
+            .to_vec())
         );
-        assert_eq!(range("0.0.0.0-255.255.255.255"), Ok(vec!["0.0.0.0/0".into()]));
-        assert_eq!(range("::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"), Ok(vec!["::/0".into()]));
-        assert_eq!(range("::1-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff").unwrap().len(), 128);
-        assert_eq!(range("2001:db8::-2001:db8::ff"), Ok(vec!["2001:db8::/120".into()]));
+        assert_eq!(
+            range("0.0.0.0-255.255.255.255"),
+            Ok(vec!["0.0.0.0/0".into()])
+        );
+        assert_eq!(
+            range("::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"),
+            Ok(vec!["::/0".into()])
+        );
+        assert_eq!(
+            range("::1-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff")
+                .unwrap()
+                .len(),
+            128
+        );
+        assert_eq!(
+            range("2001:db8::-2001:db8::ff"),
+            Ok(vec!["2001:db8::/120".into()])
+        );
         assert_eq!(range("1.2.3.9-1.2.3.1"), Err("start greater than end"));
         assert_eq!(range("1.2.3.4-2001:db8::1"), Err("mixed address families"));
         assert_eq!(range("1.2.3.4-"), Err("missing end address"));
@@ -339,7 +393,9 @@ mod tests {
             let a = seed % 5000;
             let b = a + (seed >> 7) % 3000;
             let mut got = Vec::new();
-            summarize(u128::from(a), u128::from(b), 32, |x, l| got.push((x as u32, l)));
+            summarize(u128::from(a), u128::from(b), 32, |x, l| {
+                got.push((x as u32, l))
+            });
             let mut want = Vec::new();
             let mut x = u64::from(a);
             while x <= u64::from(b) {

@@ -54,28 +54,57 @@ pub struct ParseArgs {
 impl ParseArgs {
     pub fn run(&self) -> anyhow::Result<()> {
         let opts = FormatOptions {
-            column: self.column.as_deref().map(|c| c.parse::<Column>().unwrap_or_else(|never| match never {})),
+            column: self
+                .column
+                .as_deref()
+                .map(|c| c.parse::<Column>().unwrap_or_else(|never| match never {})),
             field: self.field.clone(),
             delimiter: self.delimiter,
             header: None,
         };
-        run(&self.format, &self.file, &opts, self.verbose, &mut io::stdout().lock(), &mut io::stderr().lock())
+        run(
+            &self.format,
+            &self.file,
+            &opts,
+            self.verbose,
+            &mut io::stdout().lock(),
+            &mut io::stderr().lock(),
+        )
     }
 }
 
 /// `feeds parse`: `format` is a name of [`format_names`]; `column` and
 /// `field` are the generic formats' options.
-pub fn parse_command(format: &str, path: &Path, column: Option<&str>, field: Option<&str>) -> anyhow::Result<()> {
+pub fn parse_command(
+    format: &str,
+    path: &Path,
+    column: Option<&str>,
+    field: Option<&str>,
+) -> anyhow::Result<()> {
     let opts = FormatOptions {
         column: column.map(|c| c.parse::<Column>().unwrap_or_else(|never| match never {})),
         field: field.map(str::to_owned),
         ..FormatOptions::default()
     };
-    run(format, path, &opts, false, &mut io::stdout().lock(), &mut io::stderr().lock())
+    run(
+        format,
+        path,
+        &opts,
+        false,
+        &mut io::stdout().lock(),
+        &mut io::stderr().lock(),
+    )
 }
 
 /// The command with its output streams given (tests use buffers).
-pub fn run(format: &str, path: &Path, opts: &FormatOptions, verbose: bool, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<()> {
+pub fn run(
+    format: &str,
+    path: &Path,
+    opts: &FormatOptions,
+    verbose: bool,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> anyhow::Result<()> {
     let format: Format = format.parse()?;
     let input = read_input(path)?;
     let format = match format {
@@ -103,7 +132,9 @@ pub fn run(format: &str, path: &Path, opts: &FormatOptions, verbose: bool, out: 
 fn read_input(path: &Path) -> anyhow::Result<Vec<u8>> {
     if path.as_os_str() == "-" {
         let mut v = Vec::new();
-        io::stdin().read_to_end(&mut v).context("reading standard input")?;
+        io::stdin()
+            .read_to_end(&mut v)
+            .context("reading standard input")?;
         return Ok(v);
     }
     std::fs::read(path).with_context(|| format!("reading {}", path.display()))
@@ -144,24 +175,64 @@ mod tests {
         let f = dir.path().join("feed.txt");
         std::fs::write(&f, "# x\n2001:DB8:0::1\n1.2.3.4/24\nbad\n1.2.3.0/24\n").unwrap();
         let (mut out, mut err) = (Vec::new(), Vec::new());
-        run("auto", &f, &FormatOptions::default(), false, &mut out, &mut err).unwrap();
-        assert_eq!(String::from_utf8(out).unwrap(), "1.2.3.0/24\n2001:db8::1/128\n");
+        run(
+            "auto",
+            &f,
+            &FormatOptions::default(),
+            false,
+            &mut out,
+            &mut err,
+        )
+        .unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "1.2.3.0/24\n2001:db8::1/128\n"
+        );
         assert_eq!(
             String::from_utf8(err).unwrap(),
             "feeds parse: format=plain entries=2 ipv4=1 ipv6=1 records=3 rejected=1 ignored=0 duplicates=1 skipped=1\n"
         );
         let (mut out, mut err) = (Vec::new(), Vec::new());
-        run("plain", &f, &FormatOptions::default(), true, &mut out, &mut err).unwrap();
-        assert!(String::from_utf8(err).unwrap().starts_with("rejected line 4: not an IP address\n"));
+        run(
+            "plain",
+            &f,
+            &FormatOptions::default(),
+            true,
+            &mut out,
+            &mut err,
+        )
+        .unwrap();
+        assert!(String::from_utf8(err)
+            .unwrap()
+            .starts_with("rejected line 4: not an IP address\n"));
     }
 
     #[test]
     fn unknown_formats_and_missing_files_are_errors() {
         let (mut out, mut err) = (Vec::new(), Vec::new());
-        let e = run("nope", Path::new("/nonexistent"), &FormatOptions::default(), false, &mut out, &mut err).unwrap_err();
+        let e = run(
+            "nope",
+            Path::new("/nonexistent"),
+            &FormatOptions::default(),
+            false,
+            &mut out,
+            &mut err,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("unknown feed format"), "{e}");
-        let e = run("plain", Path::new("/nonexistent/feed"), &FormatOptions::default(), false, &mut out, &mut err).unwrap_err();
-        assert!(format!("{e:#}").contains("reading /nonexistent/feed"), "{e:#}");
+        let e = run(
+            "plain",
+            Path::new("/nonexistent/feed"),
+            &FormatOptions::default(),
+            false,
+            &mut out,
+            &mut err,
+        )
+        .unwrap_err();
+        assert!(
+            format!("{e:#}").contains("reading /nonexistent/feed"),
+            "{e:#}"
+        );
     }
 
     #[test]

@@ -11,24 +11,70 @@ use super::time::parse_time;
 
 /// Address column/member names, in order of preference.
 pub(crate) const ADDRESS: &[&str] = &[
-    "ip", "ipaddress", "ipaddr", "address", "addr", "cidr", "network", "netblock", "prefix", "subnet", "indicator", "ipv4",
-    "ipv6", "dstip", "srcip", "value",
+    "ip",
+    "ipaddress",
+    "ipaddr",
+    "address",
+    "addr",
+    "cidr",
+    "network",
+    "netblock",
+    "prefix",
+    "subnet",
+    "indicator",
+    "ipv4",
+    "ipv6",
+    "dstip",
+    "srcip",
+    "value",
 ];
-pub(crate) const CATEGORY: &[&str] = &["category", "categories", "threat", "threattype", "type", "malware", "classification", "tags", "tag"];
-pub(crate) const FIRST_SEEN: &[&str] = &["firstseen", "firstseenutc", "dateadded", "added", "created", "first"];
-pub(crate) const SCORE: &[&str] = &["score", "confidence", "abuseconfidencescore", "risk", "riskscore", "attacks", "reports", "count"];
+pub(crate) const CATEGORY: &[&str] = &[
+    "category",
+    "categories",
+    "threat",
+    "threattype",
+    "type",
+    "malware",
+    "classification",
+    "tags",
+    "tag",
+];
+pub(crate) const FIRST_SEEN: &[&str] = &[
+    "firstseen",
+    "firstseenutc",
+    "dateadded",
+    "added",
+    "created",
+    "first",
+];
+pub(crate) const SCORE: &[&str] = &[
+    "score",
+    "confidence",
+    "abuseconfidencescore",
+    "risk",
+    "riskscore",
+    "attacks",
+    "reports",
+    "count",
+];
 pub(crate) const COUNTRY: &[&str] = &["country", "countrycode", "cc"];
 pub(crate) const REFERENCE: &[&str] = &["id", "reference", "ref", "sblid", "indicatorid", "uuid"];
 
 /// `first_seen` → `firstseen`.
 pub(crate) fn norm(name: &str) -> String {
-    name.trim().chars().filter(|c| !matches!(c, '_' | '-' | ' ')).flat_map(char::to_lowercase).collect()
+    name.trim()
+        .chars()
+        .filter(|c| !matches!(c, '_' | '-' | ' '))
+        .flat_map(char::to_lowercase)
+        .collect()
 }
 
 /// Index of the first of `wanted` (preference order) among normalised
 /// `names`.
 pub(crate) fn find(names: &[String], wanted: &[&str]) -> Option<usize> {
-    wanted.iter().find_map(|w| names.iter().position(|n| n == w))
+    wanted
+        .iter()
+        .find_map(|w| names.iter().position(|n| n == w))
 }
 
 /// Which columns of a header hold the reputation detail.
@@ -55,7 +101,11 @@ impl DetailColumns {
     }
 
     pub fn detail<S: AsRef<str>>(&self, fields: &[S]) -> Option<Box<Detail>> {
-        let get = |i: Option<usize>| i.and_then(|i| fields.get(i)).map(|s| s.as_ref().trim()).filter(|s| !s.is_empty());
+        let get = |i: Option<usize>| {
+            i.and_then(|i| fields.get(i))
+                .map(|s| s.as_ref().trim())
+                .filter(|s| !s.is_empty())
+        };
         Detail {
             category: get(self.category).map(Box::from),
             first_seen: get(self.first_seen).and_then(parse_time),
@@ -68,14 +118,28 @@ impl DetailColumns {
 }
 
 /// The member of `obj` whose normalised key is the first of `wanted`.
-pub(crate) fn member<'v>(obj: &'v serde_json::Map<String, Value>, wanted: &[&str]) -> Option<(&'v str, &'v Value)> {
-    wanted.iter().find_map(|w| obj.iter().find(|(k, _)| norm(k) == *w).map(|(k, v)| (k.as_str(), v)))
+pub(crate) fn member<'v>(
+    obj: &'v serde_json::Map<String, Value>,
+    wanted: &[&str],
+) -> Option<(&'v str, &'v Value)> {
+    wanted.iter().find_map(|w| {
+        obj.iter()
+            .find(|(k, _)| norm(k) == *w)
+            .map(|(k, v)| (k.as_str(), v))
+    })
 }
 
 /// Reputation detail from the usual member names of a JSON object, the
 /// address member excluded.
-pub(crate) fn json_detail(obj: &serde_json::Map<String, Value>, address_key: &str) -> Option<Box<Detail>> {
-    let get = |wanted| member(obj, wanted).filter(|(k, _)| *k != address_key).map(|(_, v)| v);
+pub(crate) fn json_detail(
+    obj: &serde_json::Map<String, Value>,
+    address_key: &str,
+) -> Option<Box<Detail>> {
+    let get = |wanted| {
+        member(obj, wanted)
+            .filter(|(k, _)| *k != address_key)
+            .map(|(_, v)| v)
+    };
     let text = |v: &Value| match v {
         Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
         Value::Number(n) => Some(n.to_string()),
@@ -85,7 +149,9 @@ pub(crate) fn json_detail(obj: &serde_json::Map<String, Value>, address_key: &st
     Detail {
         category: get(CATEGORY).and_then(text).map(Box::from),
         first_seen: get(FIRST_SEEN).and_then(text).and_then(|s| parse_time(&s)),
-        score: get(SCORE).and_then(text).and_then(|s| json::parse_score(&s)),
+        score: get(SCORE)
+            .and_then(text)
+            .and_then(|s| json::parse_score(&s)),
         country: get(COUNTRY).and_then(text).and_then(|s| Country::parse(&s)),
         reference: get(REFERENCE).and_then(text).map(Box::from),
     }
@@ -100,7 +166,10 @@ mod tests {
     fn names_are_normalised() {
         assert_eq!(norm(" First_Seen "), "firstseen");
         assert_eq!(norm("ip-address"), "ipaddress");
-        let names: Vec<String> = ["Date", "IP Address", "cc"].iter().map(|s| norm(s)).collect();
+        let names: Vec<String> = ["Date", "IP Address", "cc"]
+            .iter()
+            .map(|s| norm(s))
+            .collect();
         assert_eq!(find(&names, ADDRESS), Some(1));
         assert_eq!(find(&names, COUNTRY), Some(2));
     }

@@ -32,7 +32,12 @@ pub(crate) struct Rows<'a> {
 impl<'a> Rows<'a> {
     /// `comments`: whether lines starting with `#` are comments.
     pub fn new(text: &'a str, delimiter: u8, comments: bool) -> Rows<'a> {
-        Rows { rest: text, line: 1, delimiter, comments }
+        Rows {
+            rest: text,
+            line: 1,
+            delimiter,
+            comments,
+        }
     }
 }
 
@@ -46,7 +51,10 @@ impl<'a> Iterator for Rows<'a> {
         }
         let first = self.line;
         let bytes = self.rest.as_bytes();
-        let line_end = bytes.iter().position(|&c| c == b'\n').unwrap_or(bytes.len());
+        let line_end = bytes
+            .iter()
+            .position(|&c| c == b'\n')
+            .unwrap_or(bytes.len());
         let line = self.rest[..line_end].trim();
         if line.is_empty() || (self.comments && line.starts_with('#')) {
             self.advance(line_end, 1);
@@ -56,7 +64,10 @@ impl<'a> Iterator for Rows<'a> {
         let (end, breaks) = record_end(bytes, self.delimiter);
         let record = &self.rest[..end];
         self.advance(end, breaks + 1);
-        Some((first, Row::Record(record.strip_suffix('\r').unwrap_or(record))))
+        Some((
+            first,
+            Row::Record(record.strip_suffix('\r').unwrap_or(record)),
+        ))
     }
 }
 
@@ -166,7 +177,9 @@ pub(crate) fn guess_delimiter(record: &str) -> u8 {
             _ => {}
         }
     }
-    let best = (0..4).max_by_key(|&i| (counts[i], std::cmp::Reverse(i))).unwrap_or(0);
+    let best = (0..4)
+        .max_by_key(|&i| (counts[i], std::cmp::Reverse(i)))
+        .unwrap_or(0);
     if counts[best] == 0 {
         b','
     } else {
@@ -186,7 +199,10 @@ mod tests {
 
     #[test]
     fn fields_are_unquoted_and_trimmed() {
-        assert_eq!(split("a, b ,\"c, d\",\"say \"\"hi\"\"\",,"), ["a", "b", "c, d", "say \"hi\"", "", ""]);
+        assert_eq!(
+            split("a, b ,\"c, d\",\"say \"\"hi\"\"\",,"),
+            ["a", "b", "c, d", "say \"hi\"", "", ""]
+        );
         assert_eq!(split(""), [""]);
         assert_eq!(split(" \"x\" , y"), ["x", "y"]);
         assert_eq!(split("\"unterminated, z"), ["unterminated, z"]);

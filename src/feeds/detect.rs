@@ -52,7 +52,10 @@ impl<'a> Head<'a> {
     /// Case-insensitive substring search over the head.
     pub fn contains_ci(&self, needle: &str) -> bool {
         let n = needle.as_bytes();
-        self.text.as_bytes().windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
+        self.text
+            .as_bytes()
+            .windows(n.len())
+            .any(|w| w.eq_ignore_ascii_case(n))
     }
 
     /// True when the head starts like a JSON document or JSON lines.

@@ -15,7 +15,12 @@ pub(crate) enum Element {
 
 /// Reads the array whose `[` is at `open` in `input`, element by element.
 pub(crate) fn array_elements(input: &[u8], open: usize) -> ArrayElements<'_> {
-    ArrayElements { input, pos: open + 1, state: State::Reading, index: 0 }
+    ArrayElements {
+        input,
+        pos: open + 1,
+        state: State::Reading,
+        index: 0,
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,7 +58,8 @@ impl Iterator for ArrayElements<'_> {
             self.state = State::Done;
             return None;
         }
-        let mut stream = serde_json::Deserializer::from_slice(&self.input[self.pos..]).into_iter::<Value>();
+        let mut stream =
+            serde_json::Deserializer::from_slice(&self.input[self.pos..]).into_iter::<Value>();
         let Some(Ok(value)) = stream.next() else {
             self.state = State::Done;
             return Some((index, Element::Broken));
@@ -81,7 +87,10 @@ pub(crate) fn skip_ws(input: &[u8], mut pos: usize) -> usize {
 pub(crate) fn find_array_of(input: &[u8], key: &str) -> Option<usize> {
     let needle = format!("\"{key}\"");
     let mut from = 0;
-    while let Some(off) = input[from..].windows(needle.len()).position(|w| w == needle.as_bytes()) {
+    while let Some(off) = input[from..]
+        .windows(needle.len())
+        .position(|w| w == needle.as_bytes())
+    {
         let mut p = skip_ws(input, from + off + needle.len());
         if input.get(p) == Some(&b':') {
             p = skip_ws(input, p + 1);
@@ -112,7 +121,10 @@ pub(crate) fn text_field(v: &Value, key: &str) -> Option<Box<str>> {
 /// strings.
 pub(crate) fn score_field(v: &Value, key: &str) -> Option<u32> {
     match v.get(key)? {
-        Value::Number(n) => n.as_u64().map(|x| x.min(u64::from(u32::MAX)) as u32).or_else(|| n.as_f64().filter(|f| *f >= 0.0).map(|f| f as u32)),
+        Value::Number(n) => n
+            .as_u64()
+            .map(|x| x.min(u64::from(u32::MAX)) as u32)
+            .or_else(|| n.as_f64().filter(|f| *f >= 0.0).map(|f| f as u32)),
         Value::String(s) => parse_score(s),
         _ => None,
     }
@@ -121,7 +133,12 @@ pub(crate) fn score_field(v: &Value, key: &str) -> Option<u32> {
 /// A score written as text: `87`, `87.5`.
 pub(crate) fn parse_score(s: &str) -> Option<u32> {
     let s = s.trim();
-    s.parse::<u32>().ok().or_else(|| s.parse::<f64>().ok().filter(|f| f.is_finite() && *f >= 0.0).map(|f| f as u32))
+    s.parse::<u32>().ok().or_else(|| {
+        s.parse::<f64>()
+            .ok()
+            .filter(|f| f.is_finite() && *f >= 0.0)
+            .map(|f| f as u32)
+    })
 }
 
 #[cfg(test)]
@@ -130,12 +147,17 @@ mod tests {
 
     fn kinds(input: &str) -> Vec<(usize, bool)> {
         let open = input.find('[').unwrap();
-        array_elements(input.as_bytes(), open).map(|(i, e)| (i, matches!(e, Element::Value(_)))).collect()
+        array_elements(input.as_bytes(), open)
+            .map(|(i, e)| (i, matches!(e, Element::Value(_))))
+            .collect()
     }
 
     #[test]
     fn elements_before_damage_survive() {
-        assert_eq!(kinds("[1, {\"a\": [2]}, \"x\"]"), [(0, true), (1, true), (2, true)]);
+        assert_eq!(
+            kinds("[1, {\"a\": [2]}, \"x\"]"),
+            [(0, true), (1, true), (2, true)]
+        );
         assert_eq!(kinds("[ ]"), []);
         assert_eq!(kinds("[{\"a\":1},{\"a\":"), [(0, true), (1, false)]);
         assert_eq!(kinds("[{\"a\":1},"), [(0, true), (1, false)]);
@@ -153,6 +175,9 @@ mod tests {
     #[test]
     fn scores_take_numbers_and_text() {
         let v: Value = serde_json::json!({"a": 87, "b": 87.9, "c": "42", "d": -1, "e": "x"});
-        assert_eq!(["a", "b", "c", "d", "e"].map(|k| score_field(&v, k)), [Some(87), Some(87), Some(42), None, None]);
+        assert_eq!(
+            ["a", "b", "c", "d", "e"].map(|k| score_field(&v, k)),
+            [Some(87), Some(87), Some(42), None, None]
+        );
     }
 }

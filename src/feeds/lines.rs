@@ -26,7 +26,10 @@ pub(crate) struct Lines<'a> {
 
 impl<'a> Lines<'a> {
     pub fn new(input: &'a [u8]) -> Lines<'a> {
-        Lines { rest: input, number: 0 }
+        Lines {
+            rest: input,
+            number: 0,
+        }
     }
 }
 
@@ -100,7 +103,9 @@ pub(crate) fn parse_list(input: &[u8], syntax: LineSyntax) -> Parsed {
             if syntax == LineSyntax::NetsAndRanges {
                 if let Some((end, next)) = v4_range_rest(input, i) {
                     if start <= end {
-                        addr::summarize(u128::from(start), u128::from(end), 32, |a, len| b.entry_v4(a as u32, len));
+                        addr::summarize(u128::from(start), u128::from(end), 32, |a, len| {
+                            b.entry_v4(a as u32, len)
+                        });
                         b.record();
                         pos = next;
                         continue;
@@ -108,7 +113,10 @@ pub(crate) fn parse_list(input: &[u8], syntax: LineSyntax) -> Parsed {
                 }
             }
         }
-        let end = input[pos..].iter().position(|&c| c == b'\n').map_or(input.len(), |i| pos + i);
+        let end = input[pos..]
+            .iter()
+            .position(|&c| c == b'\n')
+            .map_or(input.len(), |i| pos + i);
         let line = input[pos..end].trim_ascii();
         pos = end + 1;
         if line.is_empty() || is_comment(line) {
@@ -205,7 +213,9 @@ pub(crate) fn list_item(b: &mut Builder, n: usize, item: &[u8], syntax: LineSynt
     if syntax == LineSyntax::NetsAndRanges {
         if let Some((start, end)) = v4_range(item) {
             if start <= end {
-                addr::summarize(u128::from(start), u128::from(end), 32, |a, len| b.entry_v4(a as u32, len));
+                addr::summarize(u128::from(start), u128::from(end), 32, |a, len| {
+                    b.entry_v4(a as u32, len)
+                });
                 b.record();
                 return;
             }
@@ -248,7 +258,15 @@ mod tests {
     #[test]
     fn lines_handle_crlf_and_missing_final_newline() {
         let v: Vec<_> = Lines::new(b"a\r\nb\n\nc").collect();
-        assert_eq!(v, vec![(1, &b"a"[..]), (2, &b"b"[..]), (3, &b""[..]), (4, &b"c"[..])]);
+        assert_eq!(
+            v,
+            vec![
+                (1, &b"a"[..]),
+                (2, &b"b"[..]),
+                (3, &b""[..]),
+                (4, &b"c"[..])
+            ]
+        );
         assert_eq!(Lines::new(b"").count(), 0);
         assert_eq!(Lines::new(b"x\n").count(), 1);
     }
@@ -259,29 +277,68 @@ mod tests {
         assert_eq!(bare(b"1.2.3.4\nx", 0), Some((0x0102_0304, 8)));
         assert_eq!(bare(b"x\n255.0.0.10\r\n", 2), Some((0xFF00_000A, 14)));
         assert_eq!(bare(b"1.2.3.4", 0), Some((0x0102_0304, 7)));
-        for s in ["1.2.3.4 ", "1.2.3.4/32", "01.2.3.4", "256.1.1.1", "1.2.3.4.5", "1.2.3", "1.2.3.1234", "1.2.3.4\r"] {
+        for s in [
+            "1.2.3.4 ",
+            "1.2.3.4/32",
+            "01.2.3.4",
+            "256.1.1.1",
+            "1.2.3.4.5",
+            "1.2.3",
+            "1.2.3.1234",
+            "1.2.3.4\r",
+        ] {
             assert_eq!(bare(s.as_bytes(), 0), None, "{s}");
         }
         let range = |s: &[u8]| v4_prefix(s, 0).and_then(|(a, i)| Some((a, v4_range_rest(s, i)?)));
-        assert_eq!(range(b"1.2.3.4 - 1.2.3.9\r\n"), Some((0x0102_0304, (0x0102_0309, 19))));
+        assert_eq!(
+            range(b"1.2.3.4 - 1.2.3.9\r\n"),
+            Some((0x0102_0304, (0x0102_0309, 19)))
+        );
         assert_eq!(range(b"1.2.3.4-1.2.3.9 # c\n"), None);
     }
 
     #[test]
     fn ipv4_ranges_take_the_fast_path_only_when_exact() {
-        assert_eq!(v4_range(b"1.2.3.4-1.2.3.9"), Some((0x0102_0304, 0x0102_0309)));
-        assert_eq!(v4_range(b"1.2.3.4 \t- 1.2.3.9"), Some((0x0102_0304, 0x0102_0309)));
-        assert_eq!(v4_range(b"1.2.3.9-1.2.3.4"), Some((0x0102_0309, 0x0102_0304)), "order is the caller's check");
-        for s in ["1.2.3.4-", "1.2.3.4-1.2.3.4.5", "1.2.3.4-1.2.3.1234", "1.2.3.4-01.2.3.4", "1.2.3.4/24-1.2.4.0", "1.2.3.4-2001:db8::1", "1.2.3.4"] {
+        assert_eq!(
+            v4_range(b"1.2.3.4-1.2.3.9"),
+            Some((0x0102_0304, 0x0102_0309))
+        );
+        assert_eq!(
+            v4_range(b"1.2.3.4 \t- 1.2.3.9"),
+            Some((0x0102_0304, 0x0102_0309))
+        );
+        assert_eq!(
+            v4_range(b"1.2.3.9-1.2.3.4"),
+            Some((0x0102_0309, 0x0102_0304)),
+            "order is the caller's check"
+        );
+        for s in [
+            "1.2.3.4-",
+            "1.2.3.4-1.2.3.4.5",
+            "1.2.3.4-1.2.3.1234",
+            "1.2.3.4-01.2.3.4",
+            "1.2.3.4/24-1.2.4.0",
+            "1.2.3.4-2001:db8::1",
+            "1.2.3.4",
+        ] {
             assert_eq!(v4_range(s.as_bytes()), None, "{s}");
         }
     }
 
     #[test]
     fn trailing_comments_need_whitespace() {
-        assert_eq!(strip_trailing_comment(b"198.51.100.7 # note"), b"198.51.100.7");
-        assert_eq!(strip_trailing_comment(b"198.51.100.7\t; note"), b"198.51.100.7");
-        assert_eq!(strip_trailing_comment(b"198.51.100.7#note"), b"198.51.100.7#note");
+        assert_eq!(
+            strip_trailing_comment(b"198.51.100.7 # note"),
+            b"198.51.100.7"
+        );
+        assert_eq!(
+            strip_trailing_comment(b"198.51.100.7\t; note"),
+            b"198.51.100.7"
+        );
+        assert_eq!(
+            strip_trailing_comment(b"198.51.100.7#note"),
+            b"198.51.100.7#note"
+        );
     }
 
     #[test]
@@ -289,11 +346,22 @@ mod tests {
         let text = "\u{feff}# header\r\n1.2.3.4\r\n10.0.0.0/30 # trailing\n\n; semi\n2001:DB8::1\n2001:db8:0::1\nnot-an-ip\n300.1.1.1\n5.6.7.8/33\n192.0.2.77/24\n1.2.3.4/32\n1.1.1.1-1.1.1.2";
         let p = parse_list(text.as_bytes(), LineSyntax::Nets);
         let nets: Vec<String> = p.nets().map(|n| n.to_string()).collect();
-        assert_eq!(nets, ["1.2.3.4/32", "10.0.0.0/30", "192.0.2.0/24", "2001:db8::1/128"]);
+        assert_eq!(
+            nets,
+            [
+                "1.2.3.4/32",
+                "10.0.0.0/30",
+                "192.0.2.0/24",
+                "2001:db8::1/128"
+            ]
+        );
         let lines: Vec<_> = p.rejected.iter().map(|r| r.at.clone()).collect();
         assert_eq!(lines, [8, 9, 10, 13].map(Location::Line));
         assert_eq!(p.rejected[0].reason, "not an IP address");
-        assert_eq!(p.rejected[3].reason, "range in a plain list (format ip_range takes ranges)");
+        assert_eq!(
+            p.rejected[3].reason,
+            "range in a plain list (format ip_range takes ranges)"
+        );
         assert_eq!(p.counts.records, 6);
         assert_eq!(p.counts.duplicates, 2);
         assert_eq!(p.counts.skipped_non_records, 3);
@@ -311,13 +379,38 @@ mod tests {
             x ^= x << 17;
             x % n
         };
-        let octets = ["0", "1", "9", "10", "99", "192", "255", "01", "256", "999", "1000", ""];
-        let lens = ["0", "8", "24", "30", "32", "33", "", "-1", "24/8", "024", "x"];
-        let v6s = ["2001:db8::1", "2001:DB8::1", "2001:db8:0:0::1", "2001:db8:::1", "::", "::ffff:1.2.3.4", "2001:db8::zz", "2001:0db8::00001", "2001:db8::", "2001:db8::ff", "1::2::3"];
+        let octets = [
+            "0", "1", "9", "10", "99", "192", "255", "01", "256", "999", "1000", "",
+        ];
+        let lens = [
+            "0", "8", "24", "30", "32", "33", "", "-1", "24/8", "024", "x",
+        ];
+        let v6s = [
+            "2001:db8::1",
+            "2001:DB8::1",
+            "2001:db8:0:0::1",
+            "2001:db8:::1",
+            "::",
+            "::ffff:1.2.3.4",
+            "2001:db8::zz",
+            "2001:0db8::00001",
+            "2001:db8::",
+            "2001:db8::ff",
+            "1::2::3",
+        ];
         // Mostly valid octets (the first seven), some bad ones.
         let v4 = |rnd: &mut dyn FnMut(u64) -> u64| {
             let n = if rnd(10) == 0 { 3 + rnd(3) } else { 4 };
-            (0..n).map(|_| octets[if rnd(10) < 9 { rnd(7) } else { rnd(octets.len() as u64) } as usize]).collect::<Vec<_>>().join(".")
+            (0..n)
+                .map(|_| {
+                    octets[if rnd(10) < 9 {
+                        rnd(7)
+                    } else {
+                        rnd(octets.len() as u64)
+                    } as usize]
+                })
+                .collect::<Vec<_>>()
+                .join(".")
         };
         let mut text = String::new();
         for _ in 0..30_000 {
@@ -325,14 +418,30 @@ mod tests {
                 0..=3 => v4(&mut rnd),
                 4 => format!("{}/{}", v4(&mut rnd), lens[rnd(lens.len() as u64) as usize]),
                 5 => v6s[rnd(v6s.len() as u64) as usize].to_string(),
-                6 => format!("{}/{}", v6s[rnd(v6s.len() as u64) as usize], ["64", "128", "129", ""][rnd(4) as usize]),
-                7 | 8 => format!("{}{}{}", v4(&mut rnd), ["-", " - ", "\t-", "- "][rnd(4) as usize], v4(&mut rnd)),
-                9 => format!("{}-{}", v6s[rnd(v6s.len() as u64) as usize], v6s[rnd(v6s.len() as u64) as usize]),
+                6 => format!(
+                    "{}/{}",
+                    v6s[rnd(v6s.len() as u64) as usize],
+                    ["64", "128", "129", ""][rnd(4) as usize]
+                ),
+                7 | 8 => format!(
+                    "{}{}{}",
+                    v4(&mut rnd),
+                    ["-", " - ", "\t-", "- "][rnd(4) as usize],
+                    v4(&mut rnd)
+                ),
+                9 => format!(
+                    "{}-{}",
+                    v6s[rnd(v6s.len() as u64) as usize],
+                    v6s[rnd(v6s.len() as u64) as usize]
+                ),
                 10 => format!("{}-{}", v4(&mut rnd), v6s[rnd(v6s.len() as u64) as usize]),
-                _ => ["", "# comment", "; comment", "not-an-ip", "N/A"][rnd(5) as usize].to_string(),
+                _ => {
+                    ["", "# comment", "; comment", "not-an-ip", "N/A"][rnd(5) as usize].to_string()
+                }
             };
             let before = ["", "", "", " ", "\t"][rnd(5) as usize];
-            let after = ["", "", "", "", " ", " # note", "\t; note", "#note", "\r"][rnd(9) as usize];
+            let after =
+                ["", "", "", "", " ", " # note", "\t; note", "#note", "\r"][rnd(9) as usize];
             text.push_str(before);
             text.push_str(&body);
             text.push_str(after);
@@ -341,7 +450,11 @@ mod tests {
         // Oracle: one line at a time with std parsing and a naive cover.
         let oracle = |syntax: LineSyntax| {
             let (mut nets, mut rejected, mut skipped) = (Vec::new(), Vec::new(), 0);
-            for (i, raw) in text.split('\n').enumerate().take(text.split('\n').count() - 1) {
+            for (i, raw) in text
+                .split('\n')
+                .enumerate()
+                .take(text.split('\n').count() - 1)
+            {
                 let line = raw.trim_matches(|c: char| c.is_ascii_whitespace());
                 if line.is_empty() || line.starts_with(['#', ';']) {
                     skipped += 1;
@@ -376,16 +489,27 @@ mod tests {
                             let (mut cur, end) = (u64::from(u32::from(a)), u64::from(u32::from(b)));
                             while cur <= end {
                                 let mut k = 0;
-                                while k < 32 && cur % (1 << (k + 1)) == 0 && cur + (1 << (k + 1)) - 1 <= end {
+                                while k < 32
+                                    && cur % (1 << (k + 1)) == 0
+                                    && cur + (1 << (k + 1)) - 1 <= end
+                                {
                                     k += 1;
                                 }
-                                nets.push(ipnet::IpNet::new(IpAddr::V4(Ipv4Addr::from(cur as u32)), 32 - k).unwrap());
+                                nets.push(
+                                    ipnet::IpNet::new(
+                                        IpAddr::V4(Ipv4Addr::from(cur as u32)),
+                                        32 - k,
+                                    )
+                                    .unwrap(),
+                                );
                                 cur += 1 << k;
                             }
                         }
                         (Some(IpAddr::V6(a)), Some(IpAddr::V6(b))) if a <= b => {
                             let mut v = Vec::new();
-                            addr::summarize(u128::from(a), u128::from(b), 128, |s, l| v.push(ipnet::IpNet::new(IpAddr::V6(s.into()), l).unwrap()));
+                            addr::summarize(u128::from(a), u128::from(b), 128, |s, l| {
+                                v.push(ipnet::IpNet::new(IpAddr::V6(s.into()), l).unwrap())
+                            });
                             nets.extend(v);
                         }
                         _ => rejected.push(Location::Line(i + 1)),
@@ -404,7 +528,12 @@ mod tests {
         for syntax in [LineSyntax::Nets, LineSyntax::NetsAndRanges] {
             let p = parse_list(text.as_bytes(), syntax);
             let (nets, rejected, skipped) = oracle(syntax);
-            assert!(nets.len() > 1000 && rejected.len() > 1000, "{} {}", nets.len(), rejected.len());
+            assert!(
+                nets.len() > 1000 && rejected.len() > 1000,
+                "{} {}",
+                nets.len(),
+                rejected.len()
+            );
             assert_eq!(p.nets().collect::<Vec<_>>(), nets, "{syntax:?}");
             assert_eq!(p.counts.rejected, rejected.len());
             // Locations are kept up to MAX_PROBLEMS.
@@ -415,16 +544,32 @@ mod tests {
                 Location::Line(n) => format!("{n}: {:?}", lines[n - 1]),
                 other => other.to_string(),
             };
-            let only_ours: Vec<String> = got.iter().filter(|l| !rejected.contains(l)).take(5).map(show).collect();
-            let only_oracle: Vec<String> = rejected.iter().filter(|l| !got.contains(l)).take(5).map(show).collect();
-            assert!(only_ours.is_empty() && only_oracle.is_empty(), "{syntax:?}: rejected only by us {only_ours:?}, only by the oracle {only_oracle:?}");
+            let only_ours: Vec<String> = got
+                .iter()
+                .filter(|l| !rejected.contains(l))
+                .take(5)
+                .map(show)
+                .collect();
+            let only_oracle: Vec<String> = rejected
+                .iter()
+                .filter(|l| !got.contains(l))
+                .take(5)
+                .map(show)
+                .collect();
+            assert!(
+                only_ours.is_empty() && only_oracle.is_empty(),
+                "{syntax:?}: rejected only by us {only_ours:?}, only by the oracle {only_oracle:?}"
+            );
             assert_eq!(p.counts.skipped_non_records, skipped);
         }
     }
 
     #[test]
     fn range_lists_take_ranges_and_plain_entries() {
-        let p = parse_list(b"1.1.1.0 - 1.1.1.3 # four\n1.1.2.0/24\n9.9.9.9\n1.1.1.5-1.1.1.4\n", LineSyntax::NetsAndRanges);
+        let p = parse_list(
+            b"1.1.1.0 - 1.1.1.3 # four\n1.1.2.0/24\n9.9.9.9\n1.1.1.5-1.1.1.4\n",
+            LineSyntax::NetsAndRanges,
+        );
         let nets: Vec<String> = p.nets().map(|n| n.to_string()).collect();
         assert_eq!(nets, ["1.1.1.0/30", "1.1.2.0/24", "9.9.9.9/32"]);
         assert_eq!(p.rejected[0].at, Location::Line(4));

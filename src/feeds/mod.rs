@@ -37,7 +37,7 @@ pub mod formats;
 
 pub use detect::{detect, Head, HEAD_BYTES};
 pub use formats::{Column, Format, FormatOptions, FormatSpec, UnknownFormat, FORMATS, NAMES};
-pub use parsed::{Counts, Country, Detail, Entry, Location, Parsed, Problem, MAX_PROBLEMS};
+pub use parsed::{Country, Counts, Detail, Entry, Location, Parsed, Problem, MAX_PROBLEMS};
 
 /// Parses one feed version in `format` (`Format::Auto` guesses it first).
 pub fn parse(input: &[u8], format: Format, opts: &FormatOptions) -> Parsed {

@@ -157,7 +157,8 @@ pub struct Parsed {
 
 impl Parsed {
     pub fn ipv4(&self) -> usize {
-        self.entries.partition_point(|e| matches!(e.net, IpNet::V4(_)))
+        self.entries
+            .partition_point(|e| matches!(e.net, IpNet::V4(_)))
     }
 
     pub fn ipv6(&self) -> usize {
@@ -190,7 +191,10 @@ pub(crate) struct Builder {
 impl Builder {
     /// Room for `n` IPv4 occurrences.
     pub fn with_capacity(n: usize) -> Builder {
-        Builder { v4: Vec::with_capacity(n), ..Builder::default() }
+        Builder {
+            v4: Vec::with_capacity(n),
+            ..Builder::default()
+        }
     }
 
     /// One occurrence of a network (the caller clears host bits).
@@ -201,7 +205,8 @@ impl Builder {
                 if detail.is_some() && self.v4_detail.len() < self.v4.len() {
                     self.v4_detail.resize(self.v4.len(), None);
                 }
-                self.v4.push(u64::from(u32::from(n.addr())) << 8 | u64::from(n.prefix_len()));
+                self.v4
+                    .push(u64::from(u32::from(n.addr())) << 8 | u64::from(n.prefix_len()));
                 if detail.is_some() || !self.v4_detail.is_empty() {
                     self.v4_detail.push(detail);
                 }
@@ -264,10 +269,22 @@ impl Builder {
 
     /// Sorts, keeps the first occurrence of every network, fills the counts.
     pub fn finish(self) -> Parsed {
-        let Builder { v4, v4_detail, v6, v6_detail, mut counts, rejected, ignored } = self;
+        let Builder {
+            v4,
+            v4_detail,
+            v6,
+            v6_detail,
+            mut counts,
+            rejected,
+            ignored,
+        } = self;
         counts.entry_occurrences = v4.len() + v6.len();
         let mut entries = Vec::new();
-        let v4_net = |k: u64| IpNet::V4(Ipv4Net::new(Ipv4Addr::from((k >> 8) as u32), (k & 0xFF) as u8).unwrap_or_default());
+        let v4_net = |k: u64| {
+            IpNet::V4(
+                Ipv4Net::new(Ipv4Addr::from((k >> 8) as u32), (k & 0xFF) as u8).unwrap_or_default(),
+            )
+        };
         if v4_detail.is_empty() {
             let mut keys = v4;
             if !keys.is_sorted() {
@@ -275,26 +292,47 @@ impl Builder {
             }
             keys.dedup();
             entries.reserve_exact(keys.len() + v6.len());
-            entries.extend(keys.into_iter().map(|k| Entry { net: v4_net(k), detail: None }));
+            entries.extend(keys.into_iter().map(|k| Entry {
+                net: v4_net(k),
+                detail: None,
+            }));
         } else {
-            entries.extend(first_of_each(v4, v4_detail).map(|(k, detail)| Entry { net: v4_net(k), detail }));
+            entries.extend(first_of_each(v4, v4_detail).map(|(k, detail)| Entry {
+                net: v4_net(k),
+                detail,
+            }));
         }
-        let v6_net = |(a, l): (u128, u8)| IpNet::V6(Ipv6Net::new(Ipv6Addr::from(a), l).unwrap_or_default());
+        let v6_net =
+            |(a, l): (u128, u8)| IpNet::V6(Ipv6Net::new(Ipv6Addr::from(a), l).unwrap_or_default());
         if v6_detail.is_empty() {
             let mut keys = v6;
             sort_v6(&mut keys);
             keys.dedup();
-            entries.extend(keys.into_iter().map(|k| Entry { net: v6_net(k), detail: None }));
+            entries.extend(keys.into_iter().map(|k| Entry {
+                net: v6_net(k),
+                detail: None,
+            }));
         } else {
-            entries.extend(first_of_each(v6, v6_detail).map(|(k, detail)| Entry { net: v6_net(k), detail }));
+            entries.extend(first_of_each(v6, v6_detail).map(|(k, detail)| Entry {
+                net: v6_net(k),
+                detail,
+            }));
         }
         counts.duplicates = counts.entry_occurrences - entries.len();
-        Parsed { entries, counts, rejected, ignored }
+        Parsed {
+            entries,
+            counts,
+            rejected,
+            ignored,
+        }
     }
 }
 
 /// Keys sorted (stably), each with the detail of its first occurrence.
-fn first_of_each<K: Ord + Copy>(keys: Vec<K>, details: Vec<Option<Box<Detail>>>) -> impl Iterator<Item = (K, Option<Box<Detail>>)> {
+fn first_of_each<K: Ord + Copy>(
+    keys: Vec<K>,
+    details: Vec<Option<Box<Detail>>>,
+) -> impl Iterator<Item = (K, Option<Box<Detail>>)> {
     let mut pairs: Vec<(K, Option<Box<Detail>>)> = keys.into_iter().zip(details).collect();
     pairs.sort_by_key(|p| p.0);
     pairs.dedup_by_key(|p| p.0);
@@ -353,13 +391,23 @@ mod tests {
 
     #[test]
     fn entries_stay_compact() {
-        assert!(std::mem::size_of::<Entry>() <= 32, "{}", std::mem::size_of::<Entry>());
+        assert!(
+            std::mem::size_of::<Entry>() <= 32,
+            "{}",
+            std::mem::size_of::<Entry>()
+        );
     }
 
     #[test]
     fn finish_sorts_by_version_address_prefix_and_keeps_first_detail() {
         let mut b = Builder::default();
-        let d = |c: &str| Detail { category: Some(c.into()), ..Detail::default() }.boxed_if_any();
+        let d = |c: &str| {
+            Detail {
+                category: Some(c.into()),
+                ..Detail::default()
+            }
+            .boxed_if_any()
+        };
         b.entry("2001:db8::/32".parse().unwrap(), None);
         b.entry("1.2.3.4/32".parse().unwrap(), d("first"));
         b.entry("1.2.3.0/24".parse().unwrap(), None);
@@ -367,8 +415,14 @@ mod tests {
         b.entry("0.0.0.0/8".parse().unwrap(), None);
         let p = b.finish();
         let nets: Vec<String> = p.nets().map(|n| n.to_string()).collect();
-        assert_eq!(nets, ["0.0.0.0/8", "1.2.3.0/24", "1.2.3.4/32", "2001:db8::/32"]);
-        assert_eq!(p.entries[2].detail.as_ref().unwrap().category.as_deref(), Some("first"));
+        assert_eq!(
+            nets,
+            ["0.0.0.0/8", "1.2.3.0/24", "1.2.3.4/32", "2001:db8::/32"]
+        );
+        assert_eq!(
+            p.entries[2].detail.as_ref().unwrap().category.as_deref(),
+            Some("first")
+        );
         assert_eq!((p.counts.entry_occurrences, p.counts.duplicates), (5, 1));
         assert_eq!((p.ipv4(), p.ipv6()), (3, 1));
     }
@@ -395,12 +449,30 @@ mod tests {
     fn details_arriving_late_line_up() {
         let mut b = Builder::default();
         b.entry_v4(0x0102_0304, 32);
-        b.entry("1.2.3.5/32".parse().unwrap(), Detail { score: Some(1), ..Detail::default() }.boxed_if_any());
+        b.entry(
+            "1.2.3.5/32".parse().unwrap(),
+            Detail {
+                score: Some(1),
+                ..Detail::default()
+            }
+            .boxed_if_any(),
+        );
         b.entry_v4(0x0102_0306, 32);
         b.entry("2001:db8::1/128".parse().unwrap(), None);
-        b.entry("2001:db8::2/128".parse().unwrap(), Detail { score: Some(2), ..Detail::default() }.boxed_if_any());
+        b.entry(
+            "2001:db8::2/128".parse().unwrap(),
+            Detail {
+                score: Some(2),
+                ..Detail::default()
+            }
+            .boxed_if_any(),
+        );
         let p = b.finish();
-        let scores: Vec<Option<u32>> = p.entries.iter().map(|e| e.detail.as_ref().and_then(|d| d.score)).collect();
+        let scores: Vec<Option<u32>> = p
+            .entries
+            .iter()
+            .map(|e| e.detail.as_ref().and_then(|d| d.score))
+            .collect();
         assert_eq!(scores, [None, Some(1), None, None, Some(2)]);
     }
 

@@ -42,7 +42,11 @@ fn token(t: &[u8], after: &[u8], found: &mut impl FnMut(IpNet)) {
     // The whole token (less sentence dots) as IPv6.
     if bare.iter().filter(|&&c| c == b':').count() >= 2 && bare.iter().any(u8::is_ascii_hexdigit) {
         if let Ok(a) = addr::parse_v6(bare) {
-            with_prefix(Addr::V6(a), if bare.len() == t.len() { after } else { b"" }, found);
+            with_prefix(
+                Addr::V6(a),
+                if bare.len() == t.len() { after } else { b"" },
+                found,
+            );
             return;
         }
     }
@@ -77,7 +81,9 @@ fn with_prefix(a: Addr, after: &[u8], found: &mut impl FnMut(IpNet)) {
             Some(_) => true,
         };
         if (1..=3).contains(&digits) && ends {
-            let len: u32 = rest[..digits].iter().fold(0, |v, &c| v * 10 + u32::from(c - b'0'));
+            let len: u32 = rest[..digits]
+                .iter()
+                .fold(0, |v, &c| v * 10 + u32::from(c - b'0'));
             if len <= max {
                 found(addr::network(a, len as u8));
             }
@@ -119,18 +125,36 @@ mod tests {
 
     #[test]
     fn whole_addresses_only() {
-        assert_eq!(found("from <b>205.207.127.235</b>. Block it."), ["205.207.127.235/32"]);
-        assert_eq!(found("bad 999.1.2.3 and 1.2.3.4.5 and 010.1.2.3"), Vec::<String>::new());
-        assert_eq!(found("OpenSSH 9.8p1 on 2026.11.02, version 4.2.1, CVE-2026-43283, 14:33:00"), Vec::<String>::new());
+        assert_eq!(
+            found("from <b>205.207.127.235</b>. Block it."),
+            ["205.207.127.235/32"]
+        );
+        assert_eq!(
+            found("bad 999.1.2.3 and 1.2.3.4.5 and 010.1.2.3"),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            found("OpenSSH 9.8p1 on 2026.11.02, version 4.2.1, CVE-2026-43283, 14:33:00"),
+            Vec::<String>::new()
+        );
         assert_eq!(found("at 2026-11-01."), Vec::<String>::new());
     }
 
     #[test]
     fn ports_labels_and_brackets() {
-        assert_eq!(found("<li>75.134.192.185:443</li><li>[2407:ceb1:4d69:e7be::f8]:8443</li>"), ["75.134.192.185/32", "2407:ceb1:4d69:e7be::f8/128"]);
-        assert_eq!(found("IP:198.51.100.7, http://198.51.100.8:8080/x"), ["198.51.100.7/32", "198.51.100.8/32"]);
+        assert_eq!(
+            found("<li>75.134.192.185:443</li><li>[2407:ceb1:4d69:e7be::f8]:8443</li>"),
+            ["75.134.192.185/32", "2407:ceb1:4d69:e7be::f8/128"]
+        );
+        assert_eq!(
+            found("IP:198.51.100.7, http://198.51.100.8:8080/x"),
+            ["198.51.100.7/32", "198.51.100.8/32"]
+        );
         assert_eq!(found("mapped ::ffff:1.2.3.4 here"), ["::ffff:1.2.3.4/128"]);
-        assert_eq!(found("Sources 70.253.52.0, 8.13.117.174; reported"), ["70.253.52.0/32", "8.13.117.174/32"]);
+        assert_eq!(
+            found("Sources 70.253.52.0, 8.13.117.174; reported"),
+            ["70.253.52.0/32", "8.13.117.174/32"]
+        );
     }
 
     #[test]

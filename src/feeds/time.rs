@@ -35,7 +35,20 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
 
 fn valid_date(y: i64, m: u32, d: u32) -> bool {
     let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    let days = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
     (1..=12).contains(&m) && d >= 1 && d <= days[m as usize - 1]
 }
 
@@ -117,7 +130,9 @@ fn iso(s: &str) -> Option<i64> {
     epoch(i64::from(y), mo, d, h, mi, sec, zone(rest)?)
 }
 
-const MONTHS: [&str; 12] = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
+const MONTHS: [&str; 12] = [
+    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+];
 
 fn rfc2822(s: &str) -> Option<i64> {
     // [Day,] DD Mon YYYY HH:MM[:SS] [zone]
@@ -159,7 +174,10 @@ mod tests {
         assert_eq!(parse_time("2026-11-03T06:00:17Z"), Some(1_793_685_617));
         assert_eq!(parse_time("2026-11-03 06:00:17"), Some(1_793_685_617));
         assert_eq!(parse_time("2026-11-03 06:00:17 UTC"), Some(1_793_685_617));
-        assert_eq!(parse_time("2026-11-03T07:00:17.123+01:00"), Some(1_793_685_617));
+        assert_eq!(
+            parse_time("2026-11-03T07:00:17.123+01:00"),
+            Some(1_793_685_617)
+        );
         assert_eq!(parse_time("2026-11-03T01:00:17-0500"), Some(1_793_685_617));
         assert_eq!(parse_time("2026-11-03"), Some(1_793_664_000));
         assert_eq!(parse_time("2000-02-29"), Some(951_782_400));
@@ -170,7 +188,10 @@ mod tests {
 
     #[test]
     fn rfc2822_and_unix_forms() {
-        assert_eq!(parse_time("Tue, 03 Nov 2026 06:00:17 +0000"), Some(1_793_685_617));
+        assert_eq!(
+            parse_time("Tue, 03 Nov 2026 06:00:17 +0000"),
+            Some(1_793_685_617)
+        );
         assert_eq!(parse_time("3 Nov 2026 01:00:17 EST"), Some(1_793_685_617));
         assert_eq!(parse_time("1793682901"), Some(1_793_682_901));
         assert_eq!(parse_time("yesterday"), None);
@@ -181,7 +202,13 @@ mod tests {
     /// inside a character; the input is `fuzz/regressions/feeds_csv-zone-*`.
     #[test]
     fn regression_issue3_non_ascii_zone_is_no_time_not_a_panic() {
-        for s in ["2026-11-03T06:00+1é1", "2026-11-03T06:00:17+1é1", "2026-11-03 06:00:17 -é1", "Tue, 03 Nov 2026 06:00:17 +1é1", "2026-11-03T06:00:17+\u{FFFD}0"] {
+        for s in [
+            "2026-11-03T06:00+1é1",
+            "2026-11-03T06:00:17+1é1",
+            "2026-11-03 06:00:17 -é1",
+            "Tue, 03 Nov 2026 06:00:17 +1é1",
+            "2026-11-03T06:00:17+\u{FFFD}0",
+        ] {
             assert_eq!(parse_time(s), None, "{s}");
         }
         assert_eq!(parse_time("2026-11-03T06:00:17+0000"), Some(1_793_685_617));

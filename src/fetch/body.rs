@@ -24,7 +24,10 @@ impl CappedBody {
     /// by the caller), used only to size the first allocation.
     pub(crate) fn new(limit: u64, declared: Option<u64>) -> CappedBody {
         let first = declared.unwrap_or(0).min(limit).min(MAX_PREALLOCATION);
-        CappedBody { buf: Vec::with_capacity(first as usize), limit }
+        CappedBody {
+            buf: Vec::with_capacity(first as usize),
+            limit,
+        }
     }
 
     pub(crate) fn push(&mut self, piece: &[u8]) -> Result<(), OverCap> {
@@ -66,8 +69,12 @@ pub(crate) fn gunzip_if_gzip(bytes: Vec<u8>, limit: u64) -> Result<Vec<u8>, Gunz
         return Ok(bytes);
     }
     let decoder = flate2::read::MultiGzDecoder::new(&bytes[..]);
-    let mut out = Vec::with_capacity((bytes.len() as u64 * 4).min(limit).min(MAX_PREALLOCATION) as usize);
-    decoder.take(limit.saturating_add(1)).read_to_end(&mut out).map_err(|e| GunzipError::Corrupt(e.to_string()))?;
+    let mut out =
+        Vec::with_capacity((bytes.len() as u64 * 4).min(limit).min(MAX_PREALLOCATION) as usize);
+    decoder
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut out)
+        .map_err(|e| GunzipError::Corrupt(e.to_string()))?;
     if out.len() as u64 > limit {
         return Err(GunzipError::OverCap);
     }
@@ -96,16 +103,25 @@ mod tests {
 
     #[test]
     fn plain_bodies_pass_through() {
-        assert_eq!(gunzip_if_gzip(b"192.0.2.1\n".to_vec(), 100).unwrap(), b"192.0.2.1\n");
+        assert_eq!(
+            gunzip_if_gzip(b"192.0.2.1\n".to_vec(), 100).unwrap(),
+            b"192.0.2.1\n"
+        );
     }
 
     #[test]
     fn gzip_is_decompressed_under_the_cap() {
         let data = b"198.51.100.0/24\n".repeat(100);
         assert_eq!(gunzip_if_gzip(gzip(&data), 10_000).unwrap(), data);
-        assert!(matches!(gunzip_if_gzip(gzip(&data), data.len() as u64 - 1), Err(GunzipError::OverCap)));
+        assert!(matches!(
+            gunzip_if_gzip(gzip(&data), data.len() as u64 - 1),
+            Err(GunzipError::OverCap)
+        ));
         // Exactly at the cap is fine.
-        assert_eq!(gunzip_if_gzip(gzip(&data), data.len() as u64).unwrap(), data);
+        assert_eq!(
+            gunzip_if_gzip(gzip(&data), data.len() as u64).unwrap(),
+            data
+        );
         // Concatenated members, as `cat a.gz b.gz` makes.
         let mut two = gzip(b"a\n");
         two.extend(gzip(b"b\n"));
@@ -116,6 +132,9 @@ mod tests {
     fn corrupt_gzip_is_an_error() {
         let mut z = gzip(&b"203.0.113.7\n".repeat(50));
         z.truncate(z.len() / 2);
-        assert!(matches!(gunzip_if_gzip(z, 10_000), Err(GunzipError::Corrupt(_))));
+        assert!(matches!(
+            gunzip_if_gzip(z, 10_000),
+            Err(GunzipError::Corrupt(_))
+        ));
     }
 }

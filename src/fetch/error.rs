@@ -53,7 +53,11 @@ impl fmt::Display for TimeoutPhase {
 pub enum FetchError {
     /// The host name could not be resolved.
     #[error("{url}: DNS lookup of `{host}` failed: {cause}")]
-    Dns { url: String, host: String, cause: String },
+    Dns {
+        url: String,
+        host: String,
+        cause: String,
+    },
     /// No connection could be opened, or it broke before a response.
     #[error("{url}: connection failed: {cause}")]
     Connect { url: String, cause: String },
@@ -62,14 +66,29 @@ pub enum FetchError {
     Tls { url: String, cause: String },
     /// A time limit ran out.
     #[error("{url}: timed out after {} {phase}", fmt_duration(*after))]
-    Timeout { url: String, phase: TimeoutPhase, after: Duration },
+    Timeout {
+        url: String,
+        phase: TimeoutPhase,
+        after: Duration,
+    },
     /// The HTTP server answered with an error status.
     #[error("{url}: HTTP {status}{}{}", reason_suffix(*status), retry_after_suffix(retry_after))]
-    Status { url: String, status: u16, retry_after: Option<Duration> },
+    Status {
+        url: String,
+        status: u16,
+        retry_after: Option<Duration>,
+    },
     /// The body is larger than the cap (known from the declared length, or
     /// found while streaming).
-    #[error("{url}: body larger than the {limit}-byte cap{}", declared_suffix(declared))]
-    TooLarge { url: String, limit: u64, declared: Option<u64> },
+    #[error(
+        "{url}: body larger than the {limit}-byte cap{}",
+        declared_suffix(declared)
+    )]
+    TooLarge {
+        url: String,
+        limit: u64,
+        declared: Option<u64>,
+    },
     /// The body ended before its declared length, or the connection dropped
     /// while it was sent.
     #[error("{url}: body truncated: {cause}")]
@@ -79,10 +98,19 @@ pub enum FetchError {
     Redirect { url: String, cause: String },
     /// The FTP server refused a command.
     #[error("{url}: FTP {command} refused: {code} {reply}")]
-    Ftp { url: String, command: &'static str, code: u32, reply: String },
+    Ftp {
+        url: String,
+        command: &'static str,
+        code: u32,
+        reply: String,
+    },
     /// A local file could not be read.
     #[error("{url}: {cause}")]
-    File { url: String, kind: std::io::ErrorKind, cause: String },
+    File {
+        url: String,
+        kind: std::io::ErrorKind,
+        cause: String,
+    },
     /// The body is compressed and does not decompress.
     #[error("{url}: cannot decompress the body: {cause}")]
     Decode { url: String, cause: String },
@@ -188,7 +216,10 @@ fn fmt_duration(d: Duration) -> String {
 }
 
 fn reason_suffix(status: u16) -> String {
-    match reqwest::StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason()) {
+    match reqwest::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+    {
         Some(reason) => format!(" {reason}"),
         None => String::new(),
     }
@@ -213,7 +244,11 @@ mod tests {
     use super::*;
 
     fn status(code: u16) -> FetchError {
-        FetchError::Status { url: "http://x/".into(), status: code, retry_after: None }
+        FetchError::Status {
+            url: "http://x/".into(),
+            status: code,
+            retry_after: None,
+        }
     }
 
     #[test]
@@ -228,19 +263,43 @@ mod tests {
 
     #[test]
     fn display_names_url_and_cause() {
-        let e =
-            FetchError::Status { url: "http://x/a".into(), status: 503, retry_after: Some(Duration::from_secs(30)) };
-        assert_eq!(e.to_string(), "http://x/a: HTTP 503 Service Unavailable (Retry-After 30s)");
+        let e = FetchError::Status {
+            url: "http://x/a".into(),
+            status: 503,
+            retry_after: Some(Duration::from_secs(30)),
+        };
+        assert_eq!(
+            e.to_string(),
+            "http://x/a: HTTP 503 Service Unavailable (Retry-After 30s)"
+        );
         let e = FetchError::Timeout {
             url: "http://x/a".into(),
             phase: TimeoutPhase::Idle,
             after: Duration::from_millis(1500),
         };
-        assert_eq!(e.to_string(), "http://x/a: timed out after 1.500s waiting for data (stalled)");
-        let e = FetchError::TooLarge { url: "http://x/a".into(), limit: 10, declared: None };
-        assert_eq!(e.to_string(), "http://x/a: body larger than the 10-byte cap");
-        let e = FetchError::Ftp { url: "ftp://h/f".into(), command: "RETR", code: 550, reply: "No such file".into() };
-        assert_eq!(e.to_string(), "ftp://h/f: FTP RETR refused: 550 No such file");
+        assert_eq!(
+            e.to_string(),
+            "http://x/a: timed out after 1.500s waiting for data (stalled)"
+        );
+        let e = FetchError::TooLarge {
+            url: "http://x/a".into(),
+            limit: 10,
+            declared: None,
+        };
+        assert_eq!(
+            e.to_string(),
+            "http://x/a: body larger than the 10-byte cap"
+        );
+        let e = FetchError::Ftp {
+            url: "ftp://h/f".into(),
+            command: "RETR",
+            code: 550,
+            reply: "No such file".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "ftp://h/f: FTP RETR refused: 550 No such file"
+        );
         assert_eq!(e.disposition(), Disposition::Permanent);
     }
 }

@@ -22,7 +22,10 @@ pub(crate) async fn attempt(
 ) -> Result<Got, FetchError> {
     let url = source.redacted();
     let Some(path) = source.file_path() else {
-        return Err(FetchError::Protocol { url, cause: "not a file:// source".into() });
+        return Err(FetchError::Protocol {
+            url,
+            cause: "not a file:// source".into(),
+        });
     };
     let limit = settings.max_body_bytes;
     let previous = previous.cloned();
@@ -52,7 +55,11 @@ pub(crate) async fn attempt(
             }
         }
         if size > limit {
-            return Err(FetchError::TooLarge { url: url.clone(), limit, declared: Some(size) });
+            return Err(FetchError::TooLarge {
+                url: url.clone(),
+                limit,
+                declared: Some(size),
+            });
         }
         // The file may grow while it is read: the cap holds regardless.
         let mut body = CappedBody::new(limit, Some(size));
@@ -64,7 +71,11 @@ pub(crate) async fn attempt(
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(io_error(e)),
             };
-            body.push(&buf[..n]).map_err(|_| FetchError::TooLarge { url: url.clone(), limit, declared: None })?;
+            body.push(&buf[..n]).map_err(|_| FetchError::TooLarge {
+                url: url.clone(),
+                limit,
+                declared: None,
+            })?;
         }
         Ok(Got::Body(RawBody {
             bytes: body.into_vec(),
@@ -79,5 +90,8 @@ pub(crate) async fn attempt(
         }))
     })
     .await
-    .map_err(|e| FetchError::Internal { url, cause: format!("file read task failed: {e}") })?
+    .map_err(|e| FetchError::Internal {
+        url,
+        cause: format!("file read task failed: {e}"),
+    })?
 }

@@ -21,7 +21,9 @@ use url::Host;
 
 use super::body::CappedBody;
 use super::error::{FetchError, TimeoutPhase};
-use super::settings::{FetchSettings, FTP_ANONYMOUS_PASSWORD, FTP_ANONYMOUS_USER, FTP_DEFAULT_PORT};
+use super::settings::{
+    FetchSettings, FTP_ANONYMOUS_PASSWORD, FTP_ANONYMOUS_USER, FTP_DEFAULT_PORT,
+};
 use super::source::{without_password, Source, Validators};
 use super::{Got, RawBody};
 
@@ -46,31 +48,64 @@ pub(crate) async fn attempt(
         Some(Host::Ipv4(ip)) => vec![SocketAddr::from((ip, port))],
         Some(Host::Ipv6(ip)) => vec![SocketAddr::from((ip, port))],
         Some(Host::Domain(name)) => {
-            let found = tokio::time::timeout(settings.connect_timeout, tokio::net::lookup_host((name, port)))
-                .await
-                .map_err(|_| connect_timeout(&url))?
-                .map_err(|e| FetchError::Dns { url: url.clone(), host: name.to_string(), cause: e.to_string() })?;
+            let found = tokio::time::timeout(
+                settings.connect_timeout,
+                tokio::net::lookup_host((name, port)),
+            )
+            .await
+            .map_err(|_| connect_timeout(&url))?
+            .map_err(|e| FetchError::Dns {
+                url: url.clone(),
+                host: name.to_string(),
+                cause: e.to_string(),
+            })?;
             found.collect()
         }
-        None => return Err(FetchError::Protocol { url, cause: "no host".into() }),
+        None => {
+            return Err(FetchError::Protocol {
+                url,
+                cause: "no host".into(),
+            })
+        }
     };
     let tcp = tokio::time::timeout(settings.connect_timeout, connect_any(&addrs))
         .await
         .map_err(|_| connect_timeout(&url))?
-        .map_err(|e| FetchError::Connect { url: url.clone(), cause: e.to_string() })?;
+        .map_err(|e| FetchError::Connect {
+            url: url.clone(),
+            cause: e.to_string(),
+        })?;
     let ipv6 = tcp.peer_addr().is_ok_and(|a| a.is_ipv6());
 
-    let mut ftp = step(settings, &url, "connect", AsyncFtpStream::connect_with_stream(tcp)).await?;
-    ftp.set_mode(if ipv6 { Mode::ExtendedPassive } else { Mode::Passive });
+    let mut ftp = step(
+        settings,
+        &url,
+        "connect",
+        AsyncFtpStream::connect_with_stream(tcp),
+    )
+    .await?;
+    ftp.set_mode(if ipv6 {
+        Mode::ExtendedPassive
+    } else {
+        Mode::Passive
+    });
     // Open data connections to the control connection's address, whatever
     // address the PASV reply names (servers behind NAT name private ones).
     ftp.set_passive_nat_workaround(true);
 
     let (user, password) = credentials(u);
-    step(settings, &url, "login", ftp.login(user.as_str(), password.as_str())).await?;
+    step(
+        settings,
+        &url,
+        "login",
+        ftp.login(user.as_str(), password.as_str()),
+    )
+    .await?;
     step(settings, &url, "TYPE", ftp.transfer_type(FileType::Binary)).await?;
 
-    let path = percent_decode_str(u.path().strip_prefix('/').unwrap_or(u.path())).decode_utf8_lossy().into_owned();
+    let path = percent_decode_str(u.path().strip_prefix('/').unwrap_or(u.path()))
+        .decode_utf8_lossy()
+        .into_owned();
 
     // Refusals (command unknown, not allowed) just mean "no validator".
     let modified = optional(step(settings, &url, "MDTM", ftp.mdtm(&path)).await)?
@@ -90,7 +125,11 @@ pub(crate) async fn attempt(
 
     let limit = settings.max_body_bytes;
     if size.is_some_and(|n| n > limit) {
-        return Err(FetchError::TooLarge { url, limit, declared: size });
+        return Err(FetchError::TooLarge {
+            url,
+            limit,
+            declared: size,
+        });
     }
     let mut transfer = step(settings, &url, "RETR", ftp.retr_as_stream(&path)).await?;
     let mut body = CappedBody::new(limit, size);
@@ -103,11 +142,18 @@ pub(crate) async fn attempt(
                 phase: TimeoutPhase::Idle,
                 after: settings.idle_timeout,
             })?
-            .map_err(|e| FetchError::Truncated { url: url.clone(), cause: e.to_string() })?;
+            .map_err(|e| FetchError::Truncated {
+                url: url.clone(),
+                cause: e.to_string(),
+            })?;
         if n == 0 {
             break;
         }
-        body.push(&buf[..n]).map_err(|_| FetchError::TooLarge { url: url.clone(), limit, declared: size })?;
+        body.push(&buf[..n]).map_err(|_| FetchError::TooLarge {
+            url: url.clone(),
+            limit,
+            declared: size,
+        })?;
     }
     step(settings, &url, "RETR", transfer.finish()).await?;
     if let Some(expected) = size {
@@ -138,16 +184,25 @@ pub(crate) async fn attempt(
 fn credentials(u: &url::Url) -> (String, String) {
     let decode = |s: &str| percent_decode_str(s).decode_utf8_lossy().into_owned();
     if u.username().is_empty() {
-        (FTP_ANONYMOUS_USER.to_string(), FTP_ANONYMOUS_PASSWORD.to_string())
+        (
+            FTP_ANONYMOUS_USER.to_string(),
+            FTP_ANONYMOUS_PASSWORD.to_string(),
+        )
     } else {
-        let password = u.password().map(decode).unwrap_or_else(|| FTP_ANONYMOUS_PASSWORD.to_string());
+        let password = u
+            .password()
+            .map(decode)
+            .unwrap_or_else(|| FTP_ANONYMOUS_PASSWORD.to_string());
         (decode(u.username()), password)
     }
 }
 
 /// Tries each address in turn; the last error if none answers.
 async fn connect_any(addrs: &[SocketAddr]) -> std::io::Result<TcpStream> {
-    let mut last = std::io::Error::new(std::io::ErrorKind::NotFound, "the name resolved to no address");
+    let mut last = std::io::Error::new(
+        std::io::ErrorKind::NotFound,
+        "the name resolved to no address",
+    );
     for addr in addrs {
         match TcpStream::connect(addr).await {
             Ok(stream) => return Ok(stream),
@@ -165,9 +220,11 @@ async fn step<T>(
     exchange: impl std::future::Future<Output = Result<T, FtpError>>,
 ) -> Result<T, FetchError> {
     match tokio::time::timeout(settings.idle_timeout, exchange).await {
-        Err(_) => {
-            Err(FetchError::Timeout { url: url.to_string(), phase: TimeoutPhase::Idle, after: settings.idle_timeout })
-        }
+        Err(_) => Err(FetchError::Timeout {
+            url: url.to_string(),
+            phase: TimeoutPhase::Idle,
+            after: settings.idle_timeout,
+        }),
         Ok(Ok(value)) => Ok(value),
         Ok(Err(e)) => Err(from_ftp(e, url, command)),
     }
@@ -185,15 +242,34 @@ fn optional<T>(result: Result<T, FetchError>) -> Result<Option<T>, FetchError> {
 fn from_ftp(e: FtpError, url: &str, command: &'static str) -> FetchError {
     let url = url.to_string();
     match e {
-        FtpError::ConnectionError(io) => FetchError::Connect { url, cause: format!("during {command}: {io}") },
+        FtpError::ConnectionError(io) => FetchError::Connect {
+            url,
+            cause: format!("during {command}: {io}"),
+        },
         FtpError::UnexpectedResponse(response) => {
             let text = String::from_utf8_lossy(&response.body);
             let first = text.lines().next().unwrap_or_default();
             // "550 No such file" / "550-..." -> "No such file"
-            let reply = first.get(4..).filter(|_| first.len() > 4).unwrap_or(first).trim().to_string();
-            FetchError::Ftp { url, command, code: response.status.code(), reply }
+            let reply = first
+                .get(4..)
+                .filter(|_| first.len() > 4)
+                .unwrap_or(first)
+                .trim()
+                .to_string();
+            FetchError::Ftp {
+                url,
+                command,
+                code: response.status.code(),
+                reply,
+            }
         }
-        FtpError::BadResponse => FetchError::Protocol { url, cause: format!("malformed FTP reply to {command}") },
-        other => FetchError::Protocol { url, cause: format!("{command}: {other}") },
+        FtpError::BadResponse => FetchError::Protocol {
+            url,
+            cause: format!("malformed FTP reply to {command}"),
+        },
+        other => FetchError::Protocol {
+            url,
+            cause: format!("{command}: {other}"),
+        },
     }
 }

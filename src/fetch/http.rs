@@ -32,15 +32,22 @@ pub(crate) fn build_client(settings: &FetchSettings) -> Result<reqwest::Client, 
         .filter_map(|der| reqwest::Certificate::from_der(der.as_ref()).ok())
         .collect::<Vec<_>>();
     if !settings.extra_roots_pem.is_empty() {
-        let extra = reqwest::Certificate::from_pem_bundle(&settings.extra_roots_pem).map_err(|e| {
-            FetchSetupError::Invalid { key: "extra_roots_pem", reason: format!("not a PEM certificate bundle: {e}") }
-        })?;
+        let extra =
+            reqwest::Certificate::from_pem_bundle(&settings.extra_roots_pem).map_err(|e| {
+                FetchSetupError::Invalid {
+                    key: "extra_roots_pem",
+                    reason: format!("not a PEM certificate bundle: {e}"),
+                }
+            })?;
         roots.extend(extra);
     }
     let max_redirects = settings.max_redirects;
     let redirects = reqwest::redirect::Policy::custom(move |attempt| {
-        let downgrade =
-            attempt.previous().last().is_some_and(|prev| prev.scheme() == "https") && attempt.url().scheme() != "https";
+        let downgrade = attempt
+            .previous()
+            .last()
+            .is_some_and(|prev| prev.scheme() == "https")
+            && attempt.url().scheme() != "https";
         if downgrade {
             let target = attempt.url().to_string();
             attempt.error(format!("https redirected to non-https `{target}`"))
@@ -68,18 +75,26 @@ pub(crate) async fn attempt(
     previous: Option<&Validators>,
 ) -> Result<Got, FetchError> {
     let url = source.redacted();
-    let mut request = client.get(source.url().clone()).header(header::ACCEPT, settings.accept.as_str());
+    let mut request = client
+        .get(source.url().clone())
+        .header(header::ACCEPT, settings.accept.as_str());
     let conditional = previous.map(conditional_headers).unwrap_or_default();
     let asked_conditionally = !conditional.is_empty();
     request = request.headers(conditional);
 
-    let mut response = request.send().await.map_err(|e| from_reqwest(&e, source, settings))?;
+    let mut response = request
+        .send()
+        .await
+        .map_err(|e| from_reqwest(&e, source, settings))?;
     let status = response.status();
     if status == StatusCode::NOT_MODIFIED {
         if asked_conditionally {
             return Ok(Got::NotModified);
         }
-        return Err(FetchError::Protocol { url, cause: "304 Not Modified to an unconditional request".into() });
+        return Err(FetchError::Protocol {
+            url,
+            cause: "304 Not Modified to an unconditional request".into(),
+        });
     }
     if !status.is_success() {
         let retry_after = response
@@ -87,7 +102,11 @@ pub(crate) async fn attempt(
             .get(header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| super::retry::parse_retry_after(v, SystemTime::now()));
-        return Err(FetchError::Status { url, status: status.as_u16(), retry_after });
+        return Err(FetchError::Status {
+            url,
+            status: status.as_u16(),
+            retry_after,
+        });
     }
 
     // Without a content coding this is the real length; with one, reqwest
@@ -95,7 +114,11 @@ pub(crate) async fn attempt(
     let declared = response.content_length();
     let limit = settings.max_body_bytes;
     if declared.is_some_and(|n| n > limit) {
-        return Err(FetchError::TooLarge { url, limit, declared });
+        return Err(FetchError::TooLarge {
+            url,
+            limit,
+            declared,
+        });
     }
     let mut body = CappedBody::new(limit, declared);
     loop {
@@ -108,7 +131,11 @@ pub(crate) async fn attempt(
             })?
             .map_err(|e| from_reqwest(&e, source, settings))?;
         match piece {
-            Some(piece) => body.push(&piece).map_err(|_| FetchError::TooLarge { url: url.clone(), limit, declared })?,
+            Some(piece) => body.push(&piece).map_err(|_| FetchError::TooLarge {
+                url: url.clone(),
+                limit,
+                declared,
+            })?,
             None => break,
         }
     }
@@ -132,17 +159,28 @@ pub(crate) async fn attempt(
 /// values that are not valid header values are left out.
 fn conditional_headers(v: &Validators) -> HeaderMap {
     let mut headers = HeaderMap::new();
-    if let Some(etag) = v.etag.as_deref().and_then(|s| HeaderValue::from_str(s).ok()) {
+    if let Some(etag) = v
+        .etag
+        .as_deref()
+        .and_then(|s| HeaderValue::from_str(s).ok())
+    {
         headers.insert(header::IF_NONE_MATCH, etag);
     }
-    if let Some(date) = v.last_modified.as_deref().and_then(|s| HeaderValue::from_str(s).ok()) {
+    if let Some(date) = v
+        .last_modified
+        .as_deref()
+        .and_then(|s| HeaderValue::from_str(s).ok())
+    {
         headers.insert(header::IF_MODIFIED_SINCE, date);
     }
     headers
 }
 
 fn header_string(headers: &HeaderMap, name: header::HeaderName) -> Option<String> {
-    headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
 }
 
 /// Sorts a reqwest error into our causes.
@@ -221,7 +259,10 @@ fn chain_has<T: StdError + 'static>(e: &(dyn StdError + 'static)) -> bool {
         if err.is::<T>() {
             return true;
         }
-        if let Some(inner) = err.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()) {
+        if let Some(inner) = err
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
             let inner: &(dyn StdError + 'static) = inner;
             if chain_has::<T>(inner) {
                 return true;

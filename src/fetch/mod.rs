@@ -80,7 +80,9 @@ struct Inner {
 
 impl std::fmt::Debug for Fetcher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Fetcher").field("settings", &self.inner.settings).finish_non_exhaustive()
+        f.debug_struct("Fetcher")
+            .field("settings", &self.inner.settings)
+            .finish_non_exhaustive()
     }
 }
 
@@ -89,7 +91,9 @@ impl Fetcher {
     pub fn new(settings: FetchSettings) -> Result<Fetcher, FetchSetupError> {
         settings.validate()?;
         let http = http::build_client(&settings)?;
-        Ok(Fetcher { inner: Arc::new(Inner { settings, http }) })
+        Ok(Fetcher {
+            inner: Arc::new(Inner { settings, http }),
+        })
     }
 
     pub fn settings(&self) -> &FetchSettings {
@@ -100,7 +104,11 @@ impl Fetcher {
     /// fetch), asks only for a changed version and returns
     /// [`Fetched::NotModified`] when there is none. Retries transient
     /// failures; never takes longer than `job_timeout`.
-    pub async fn fetch(&self, source: &Source, previous: Option<&Validators>) -> Result<Fetched, FetchError> {
+    pub async fn fetch(
+        &self,
+        source: &Source,
+        previous: Option<&Validators>,
+    ) -> Result<Fetched, FetchError> {
         let started = Instant::now();
         let settings = &self.inner.settings;
         let result = match tokio::time::timeout(
@@ -140,7 +148,12 @@ impl Fetcher {
         let settings = &self.inner.settings;
         let mut retry = 0u32;
         loop {
-            let attempt = match tokio::time::timeout(settings.attempt_timeout, self.attempt(source, previous)).await {
+            let attempt = match tokio::time::timeout(
+                settings.attempt_timeout,
+                self.attempt(source, previous),
+            )
+            .await
+            {
                 Ok(result) => result,
                 Err(_) => Err(FetchError::Timeout {
                     url: source.redacted(),
@@ -161,7 +174,12 @@ impl Fetcher {
                 // scheduler gets the error and the server's delay.
                 Some(asked) if asked > settings.retry_after_max => return Err(error),
                 Some(asked) => asked,
-                None => retry::backoff_delay(retry, settings.backoff_base, settings.backoff_max, retry::jitter_unit()),
+                None => retry::backoff_delay(
+                    retry,
+                    settings.backoff_base,
+                    settings.backoff_max,
+                    retry::jitter_unit(),
+                ),
             };
             if started.elapsed() + delay >= settings.job_timeout {
                 return Err(error);
@@ -179,10 +197,16 @@ impl Fetcher {
         }
     }
 
-    async fn attempt(&self, source: &Source, previous: Option<&Validators>) -> Result<Got, FetchError> {
+    async fn attempt(
+        &self,
+        source: &Source,
+        previous: Option<&Validators>,
+    ) -> Result<Got, FetchError> {
         let settings = &self.inner.settings;
         match source.scheme() {
-            Scheme::Http | Scheme::Https => http::attempt(&self.inner.http, settings, source, previous).await,
+            Scheme::Http | Scheme::Https => {
+                http::attempt(&self.inner.http, settings, source, previous).await
+            }
             Scheme::Ftp => ftp::attempt(settings, source, previous).await,
             Scheme::File => file::attempt(settings, source, previous).await,
         }
@@ -190,21 +214,34 @@ impl Fetcher {
 
     /// Decompresses a gzip file body (on the blocking pool: up to the cap of
     /// inflating must not hold a runtime thread) and stamps the time.
-    async fn finish(&self, source: &Source, raw: RawBody, started: Instant) -> Result<Fetched, FetchError> {
+    async fn finish(
+        &self,
+        source: &Source,
+        raw: RawBody,
+        started: Instant,
+    ) -> Result<Fetched, FetchError> {
         let limit = self.inner.settings.max_body_bytes;
         let bytes = if body::is_gzip(&raw.bytes) {
             let compressed = raw.bytes;
-            tokio::task::spawn_blocking(move || body::gunzip_if_gzip(compressed, limit)).await.map_err(|e| {
-                FetchError::Internal { url: source.redacted(), cause: format!("gunzip task failed: {e}") }
-            })?
+            tokio::task::spawn_blocking(move || body::gunzip_if_gzip(compressed, limit))
+                .await
+                .map_err(|e| FetchError::Internal {
+                    url: source.redacted(),
+                    cause: format!("gunzip task failed: {e}"),
+                })?
         } else {
             Ok(raw.bytes)
         };
         let bytes = bytes.map_err(|e| match e {
-            body::GunzipError::OverCap => FetchError::TooLarge { url: source.redacted(), limit, declared: None },
-            body::GunzipError::Corrupt(cause) => {
-                FetchError::Decode { url: source.redacted(), cause: format!("gzip: {cause}") }
-            }
+            body::GunzipError::OverCap => FetchError::TooLarge {
+                url: source.redacted(),
+                limit,
+                declared: None,
+            },
+            body::GunzipError::Corrupt(cause) => FetchError::Decode {
+                url: source.redacted(),
+                cause: format!("gzip: {cause}"),
+            },
         })?;
         Ok(Fetched::Body {
             bytes,
@@ -274,7 +311,13 @@ impl<K> FetchStream<K> {
             Err(e) => {
                 let id = e.id();
                 let (key, url) = self.keys.remove(&id).expect("every task has a key");
-                return Some((key, Err(FetchError::Internal { url, cause: format!("fetch task failed: {e}") })));
+                return Some((
+                    key,
+                    Err(FetchError::Internal {
+                        url,
+                        cause: format!("fetch task failed: {e}"),
+                    }),
+                ));
             }
         };
         let (key, _) = self.keys.remove(&id).expect("every task has a key");

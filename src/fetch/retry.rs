@@ -45,17 +45,29 @@ mod tests {
         assert_eq!(backoff_delay(40, base, max, 1.0), Duration::from_secs(60));
         for _ in 0..100 {
             let d = backoff_delay(3, base, max, jitter_unit());
-            assert!(d >= Duration::from_secs(8) && d < Duration::from_secs(16), "{d:?}");
+            assert!(
+                d >= Duration::from_secs(8) && d < Duration::from_secs(16),
+                "{d:?}"
+            );
         }
     }
 
     #[test]
     fn retry_after_takes_seconds_or_a_date() {
         let now = httpdate::parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT").unwrap();
-        assert_eq!(parse_retry_after("120", now), Some(Duration::from_secs(120)));
+        assert_eq!(
+            parse_retry_after("120", now),
+            Some(Duration::from_secs(120))
+        );
         assert_eq!(parse_retry_after(" 0 ", now), Some(Duration::ZERO));
-        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:50:37 GMT", now), Some(Duration::from_secs(60)));
-        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:00:00 GMT", now), Some(Duration::ZERO));
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:50:37 GMT", now),
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:00:00 GMT", now),
+            Some(Duration::ZERO)
+        );
         assert_eq!(parse_retry_after("soon", now), None);
         assert_eq!(parse_retry_after("-5", now), None);
     }

@@ -46,7 +46,11 @@ pub const DEFAULT_MAX_REDIRECTS: usize = 10;
 
 /// Default `User-Agent`: the product and its version, so feed providers can
 /// tell who fetches their lists.
-pub const DEFAULT_USER_AGENT: &str = concat!("feedwall/", env!("CARGO_PKG_VERSION"), " (threat-list DNS appliance)");
+pub const DEFAULT_USER_AGENT: &str = concat!(
+    "feedwall/",
+    env!("CARGO_PKG_VERSION"),
+    " (threat-list DNS appliance)"
+);
 
 /// Default `Accept` header: the text, CSV, JSON and RSS/Atom/XML forms feeds
 /// come in, anything else last.
@@ -136,7 +140,12 @@ pub enum FetchSetupError {
 impl FetchSettings {
     /// Checks every field; the first bad one is reported by name.
     pub fn validate(&self) -> Result<(), FetchSetupError> {
-        let bad = |key, reason: &str| Err(FetchSetupError::Invalid { key, reason: reason.to_string() });
+        let bad = |key, reason: &str| {
+            Err(FetchSetupError::Invalid {
+                key,
+                reason: reason.to_string(),
+            })
+        };
         let positive = [
             ("connect_timeout", self.connect_timeout),
             ("idle_timeout", self.idle_timeout),
@@ -155,22 +164,38 @@ impl FetchSettings {
             return bad("max_body_bytes", "must be greater than zero");
         }
         if usize::try_from(self.max_body_bytes).is_err() {
-            return bad("max_body_bytes", "does not fit in memory addresses on this machine");
+            return bad(
+                "max_body_bytes",
+                "does not fit in memory addresses on this machine",
+            );
         }
         if self.backoff_base > self.backoff_max {
             return bad("backoff_base", "must not exceed backoff_max");
         }
-        if self.user_agent.is_empty() || reqwest::header::HeaderValue::from_str(&self.user_agent).is_err() {
-            return bad("user_agent", "must be a non-empty, printable ASCII header value");
+        if self.user_agent.is_empty()
+            || reqwest::header::HeaderValue::from_str(&self.user_agent).is_err()
+        {
+            return bad(
+                "user_agent",
+                "must be a non-empty, printable ASCII header value",
+            );
         }
         if self.accept.is_empty() || reqwest::header::HeaderValue::from_str(&self.accept).is_err() {
-            return bad("accept", "must be a non-empty, printable ASCII header value");
+            return bad(
+                "accept",
+                "must be a non-empty, printable ASCII header value",
+            );
         }
         if !self.extra_roots_pem.is_empty() {
             match reqwest::Certificate::from_pem_bundle(&self.extra_roots_pem) {
                 Ok(certs) if !certs.is_empty() => {}
                 Ok(_) => return bad("extra_roots_pem", "holds no PEM certificate"),
-                Err(e) => return bad("extra_roots_pem", &format!("not a PEM certificate bundle: {e}")),
+                Err(e) => {
+                    return bad(
+                        "extra_roots_pem",
+                        &format!("not a PEM certificate bundle: {e}"),
+                    )
+                }
             }
         }
         Ok(())
@@ -188,19 +213,51 @@ mod tests {
 
     #[test]
     fn bad_values_name_their_key() {
-        let s = FetchSettings { idle_timeout: Duration::ZERO, ..Default::default() };
-        assert!(s.validate().unwrap_err().to_string().contains("`idle_timeout`"));
+        let s = FetchSettings {
+            idle_timeout: Duration::ZERO,
+            ..Default::default()
+        };
+        assert!(s
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("`idle_timeout`"));
         let s = FetchSettings {
             attempt_timeout: Duration::from_secs(10),
             job_timeout: Duration::from_secs(5),
             ..Default::default()
         };
-        assert!(s.validate().unwrap_err().to_string().contains("`attempt_timeout`"));
-        let s = FetchSettings { user_agent: "bad\nagent".into(), ..Default::default() };
-        assert!(s.validate().unwrap_err().to_string().contains("`user_agent`"));
-        let s = FetchSettings { max_body_bytes: 0, ..Default::default() };
-        assert!(s.validate().unwrap_err().to_string().contains("`max_body_bytes`"));
-        let s = FetchSettings { extra_roots_pem: b"not pem".to_vec(), ..Default::default() };
-        assert!(s.validate().unwrap_err().to_string().contains("`extra_roots_pem`"));
+        assert!(s
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("`attempt_timeout`"));
+        let s = FetchSettings {
+            user_agent: "bad\nagent".into(),
+            ..Default::default()
+        };
+        assert!(s
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("`user_agent`"));
+        let s = FetchSettings {
+            max_body_bytes: 0,
+            ..Default::default()
+        };
+        assert!(s
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("`max_body_bytes`"));
+        let s = FetchSettings {
+            extra_roots_pem: b"not pem".to_vec(),
+            ..Default::default()
+        };
+        assert!(s
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("`extra_roots_pem`"));
     }
 }

@@ -61,8 +61,10 @@ pub enum SourceError {
 impl Source {
     /// Parses and checks a feed URL.
     pub fn parse(input: &str) -> Result<Source, SourceError> {
-        let url = Url::parse(input.trim())
-            .map_err(|e| SourceError::Parse { input: input.to_string(), cause: e.to_string() })?;
+        let url = Url::parse(input.trim()).map_err(|e| SourceError::Parse {
+            input: input.to_string(),
+            cause: e.to_string(),
+        })?;
         Source::from_url(url)
     }
 
@@ -74,7 +76,10 @@ impl Source {
             "ftp" => Scheme::Ftp,
             "file" => Scheme::File,
             other => {
-                return Err(SourceError::UnsupportedScheme { url: redact(&url), scheme: other.to_string() });
+                return Err(SourceError::UnsupportedScheme {
+                    url: redact(&url),
+                    scheme: other.to_string(),
+                });
             }
         };
         match scheme {
@@ -87,7 +92,9 @@ impl Source {
                 }
             }
             Scheme::File => {
-                let path = url.to_file_path().map_err(|()| SourceError::BadFilePath { url: redact(&url) })?;
+                let path = url
+                    .to_file_path()
+                    .map_err(|()| SourceError::BadFilePath { url: redact(&url) })?;
                 if path.file_name().is_none() {
                     return Err(SourceError::MissingPath { url: redact(&url) });
                 }
@@ -98,8 +105,9 @@ impl Source {
 
     /// A `file://` source for a local absolute path.
     pub fn from_path(path: &std::path::Path) -> Result<Source, SourceError> {
-        let url =
-            Url::from_file_path(path).map_err(|()| SourceError::BadFilePath { url: path.display().to_string() })?;
+        let url = Url::from_file_path(path).map_err(|()| SourceError::BadFilePath {
+            url: path.display().to_string(),
+        })?;
         Source::from_url(url)
     }
 
@@ -233,10 +241,22 @@ mod tests {
 
     #[test]
     fn rejects_what_cannot_be_fetched() {
-        assert!(matches!(Source::parse("gopher://x/y"), Err(SourceError::UnsupportedScheme { .. })));
-        assert!(matches!(Source::parse("not a url"), Err(SourceError::Parse { .. })));
-        assert!(matches!(Source::parse("ftp://host/dir/"), Err(SourceError::MissingPath { .. })));
-        assert!(matches!(Source::parse("file:///"), Err(SourceError::MissingPath { .. })));
+        assert!(matches!(
+            Source::parse("gopher://x/y"),
+            Err(SourceError::UnsupportedScheme { .. })
+        ));
+        assert!(matches!(
+            Source::parse("not a url"),
+            Err(SourceError::Parse { .. })
+        ));
+        assert!(matches!(
+            Source::parse("ftp://host/dir/"),
+            Err(SourceError::MissingPath { .. })
+        ));
+        assert!(matches!(
+            Source::parse("file:///"),
+            Err(SourceError::MissingPath { .. })
+        ));
     }
 
     #[test]

@@ -108,7 +108,11 @@ pub fn bind(addr: SocketAddr, workers: usize) -> anyhow::Result<Bound> {
         for _ in 1..workers {
             udp.push(udp_socket(actual).with_context(|| format!("cannot bind UDP {actual}"))?);
         }
-        return Ok(Bound { udp, tcp, addr: actual });
+        return Ok(Bound {
+            udp,
+            tcp,
+            addr: actual,
+        });
     }
     bail!("no port free for both UDP and TCP on {}", addr.ip())
 }
@@ -118,7 +122,8 @@ pub fn run(opts: DnsOptions) -> anyhow::Result<()> {
     if opts.listen.is_empty() {
         bail!("no --listen address given");
     }
-    let first = MappedSnapshot::open(&opts.snapshot).with_context(|| format!("cannot load snapshot {}", opts.snapshot.display()))?;
+    let first = MappedSnapshot::open(&opts.snapshot)
+        .with_context(|| format!("cannot load snapshot {}", opts.snapshot.display()))?;
     let serial = first.get().serial.to_native();
     let current = Arc::new(ArcSwap::from_pointee(first));
     let mut bound = Vec::new();
@@ -193,14 +198,19 @@ pub fn run(opts: DnsOptions) -> anyhow::Result<()> {
 }
 
 async fn wait_for_shutdown() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
     }
 }
 
-fn write_stats(path: &std::path::Path, metrics: &Metrics, current: &ArcSwap<MappedSnapshot>) -> anyhow::Result<()> {
+fn write_stats(
+    path: &std::path::Path,
+    metrics: &Metrics,
+    current: &ArcSwap<MappedSnapshot>,
+) -> anyhow::Result<()> {
     let serial = current.load().get().serial.to_native();
     let body = serde_json::json!({ "serial": serial, "counters": metrics.totals() });
     crate::snapshot::write_atomic_file(path, body.to_string().as_bytes())?;
@@ -210,10 +220,12 @@ fn write_stats(path: &std::path::Path, metrics: &Metrics, current: &ArcSwap<Mapp
 /// Writes the counters as JSON once a second (for scripts and, later, the
 /// admin page).
 fn spawn_stats_writer(path: PathBuf, metrics: Arc<Metrics>, current: Arc<ArcSwap<MappedSnapshot>>) {
-    let _ = std::thread::Builder::new().name("feedwall-stats".into()).spawn(move || loop {
-        std::thread::sleep(Duration::from_secs(1));
-        if let Err(e) = write_stats(&path, &metrics, &current) {
-            tracing::warn!(error = %e, "cannot write stats file");
-        }
-    });
+    let _ = std::thread::Builder::new()
+        .name("feedwall-stats".into())
+        .spawn(move || loop {
+            std::thread::sleep(Duration::from_secs(1));
+            if let Err(e) = write_stats(&path, &metrics, &current) {
+                tracing::warn!(error = %e, "cannot write stats file");
+            }
+        });
 }

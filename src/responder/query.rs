@@ -17,7 +17,10 @@
 use std::net::IpAddr;
 
 use crate::snapshot::{ArchivedRRset, ArchivedSnapshot, AUDIENCE_ALL};
-use crate::wire::{flags, rcode, rtype, CLASSIC_UDP, CLASS_IN, EDNS_DO, HEADER_LEN, MAX_LABEL, MAX_MESSAGE, MAX_NAME};
+use crate::wire::{
+    flags, rcode, rtype, CLASSIC_UDP, CLASS_IN, EDNS_DO, HEADER_LEN, MAX_LABEL, MAX_MESSAGE,
+    MAX_NAME,
+};
 
 /// UDP payload size we advertise in OPT (DNS Flag Day 2020 recommendation).
 pub const EDNS_UDP_SIZE: u16 = 1232;
@@ -99,7 +102,11 @@ pub struct Outcome {
 
 impl Outcome {
     const fn drop() -> Self {
-        Outcome { kind: Kind::Dropped, len: 0, truncated: false }
+        Outcome {
+            kind: Kind::Dropped,
+            len: 0,
+            truncated: false,
+        }
     }
 }
 
@@ -117,7 +124,13 @@ struct Edns {
 /// buffer only lowers the size at which answers are truncated (UDP) or
 /// refused with SERVFAIL-free truncation (TCP).
 #[inline]
-pub fn respond(snap: &ArchivedSnapshot, src: IpAddr, query: &[u8], out: &mut [u8], transport: Transport) -> Outcome {
+pub fn respond(
+    snap: &ArchivedSnapshot,
+    src: IpAddr,
+    query: &[u8],
+    out: &mut [u8],
+    transport: Transport,
+) -> Outcome {
     respond_split(snap, src, query, out, transport, usize::MAX).0
 }
 
@@ -134,14 +147,29 @@ pub struct Split<'s> {
 /// Like [`respond`], but answers whose RRset is at least `split_at` bytes
 /// come back as a [`Split`] instead of being copied into `out`.
 #[inline]
-pub fn respond_split<'s>(snap: &'s ArchivedSnapshot, src: IpAddr, query: &[u8], out: &mut [u8], transport: Transport, split_at: usize) -> (Outcome, Option<Split<'s>>) {
+pub fn respond_split<'s>(
+    snap: &'s ArchivedSnapshot,
+    src: IpAddr,
+    query: &[u8],
+    out: &mut [u8],
+    transport: Transport,
+    split_at: usize,
+) -> (Outcome, Option<Split<'s>>) {
     let mut split = None;
     let o = respond_inner(snap, src, query, out, transport, split_at, &mut split);
     (o, split)
 }
 
 #[inline(always)]
-fn respond_inner<'s>(snap: &'s ArchivedSnapshot, src: IpAddr, query: &[u8], out: &mut [u8], transport: Transport, split_at: usize, split: &mut Option<Split<'s>>) -> Outcome {
+fn respond_inner<'s>(
+    snap: &'s ArchivedSnapshot,
+    src: IpAddr,
+    query: &[u8],
+    out: &mut [u8],
+    transport: Transport,
+    split_at: usize,
+    split: &mut Option<Split<'s>>,
+) -> Outcome {
     if query.len() < HEADER_LEN || out.len() < HEADER_LEN + OPT_LEN || query[2] & flags::QR != 0 {
         return Outcome::drop();
     }
@@ -235,15 +263,33 @@ fn respond_inner<'s>(snap: &'s ArchivedSnapshot, src: IpAddr, query: &[u8], out:
     let limit = match transport {
         Transport::Tcp => MAX_MESSAGE.min(out.len()),
         Transport::Udp => {
-            let client = if edns.present { (edns.udp_size as usize).max(CLASSIC_UDP) } else { CLASSIC_UDP };
+            let client = if edns.present {
+                (edns.udp_size as usize).max(CLASSIC_UDP)
+            } else {
+                CLASSIC_UDP
+            };
             client.min(MAX_UDP_RESPONSE).min(out.len())
         }
     };
     let question = &query[HEADER_LEN..q_end];
-    let mut w = Writer { out, limit, edns, question_len: question.len(), split_at, split };
+    let mut w = Writer {
+        out,
+        limit,
+        edns,
+        question_len: question.len(),
+        split_at,
+        split,
+    };
 
     if edns.present && edns.version > 0 {
-        return w.empty(query, question, rcode::BADVERS as u8 & 0x0f, (rcode::BADVERS >> 4) as u8, Kind::BadVers, false);
+        return w.empty(
+            query,
+            question,
+            rcode::BADVERS as u8 & 0x0f,
+            (rcode::BADVERS >> 4) as u8,
+            Kind::BadVers,
+            false,
+        );
     }
     if qclass != CLASS_IN && qclass != rtype::ANY {
         return w.empty(query, question, rcode::REFUSED, 0, Kind::RefusedZone, false);
@@ -269,7 +315,14 @@ fn respond_inner<'s>(snap: &'s ArchivedSnapshot, src: IpAddr, query: &[u8], out:
         return w.empty(query, question, rcode::REFUSED, 0, Kind::RefusedZone, false);
     }
     if qtype == rtype::AXFR || qtype == rtype::IXFR {
-        return w.empty(query, question, rcode::REFUSED, 0, Kind::RefusedTransfer, false);
+        return w.empty(
+            query,
+            question,
+            rcode::REFUSED,
+            0,
+            Kind::RefusedTransfer,
+            false,
+        );
     }
     let apex_ptr = (HEADER_LEN + qlen - zone.len()) as u16;
 
@@ -277,7 +330,14 @@ fn respond_inner<'s>(snap: &'s ArchivedSnapshot, src: IpAddr, query: &[u8], out:
         Some(entry) => {
             let audience = entry.audience.to_native();
             if audience != AUDIENCE_ALL && audience != account {
-                return w.empty(query, question, rcode::REFUSED, 0, Kind::RefusedAudience, false);
+                return w.empty(
+                    query,
+                    question,
+                    rcode::REFUSED,
+                    0,
+                    Kind::RefusedAudience,
+                    false,
+                );
             }
             let set = if qtype == rtype::ANY {
                 // RFC 8482 §4.2: answer with one RRset, the smallest.
@@ -287,7 +347,14 @@ fn respond_inner<'s>(snap: &'s ArchivedSnapshot, src: IpAddr, query: &[u8], out:
             };
             match set {
                 Some(set) => w.answer(query, question, set),
-                None => w.negative(query, question, rcode::NOERROR, Kind::NoData, apex_ptr, snap),
+                None => w.negative(
+                    query,
+                    question,
+                    rcode::NOERROR,
+                    Kind::NoData,
+                    apex_ptr,
+                    snap,
+                ),
             }
         }
         None => {
@@ -300,12 +367,26 @@ fn respond_inner<'s>(snap: &'s ArchivedSnapshot, src: IpAddr, query: &[u8], out:
                 if let Some(anc) = snap.find(&name[start as usize..]) {
                     let audience = anc.audience.to_native();
                     if audience != AUDIENCE_ALL && audience != account {
-                        return w.empty(query, question, rcode::REFUSED, 0, Kind::RefusedAudience, false);
+                        return w.empty(
+                            query,
+                            question,
+                            rcode::REFUSED,
+                            0,
+                            Kind::RefusedAudience,
+                            false,
+                        );
                     }
                     break;
                 }
             }
-            w.negative(query, question, rcode::NXDOMAIN, Kind::NxDomain, apex_ptr, snap)
+            w.negative(
+                query,
+                question,
+                rcode::NXDOMAIN,
+                Kind::NxDomain,
+                apex_ptr,
+                snap,
+            )
         }
     }
 }
@@ -337,7 +418,11 @@ fn header_only(query: &[u8], out: &mut [u8], rc: u8, kind: Kind) -> Outcome {
     out[2] = flags::QR | (query[2] & (flags::OPCODE_MASK | flags::RD));
     out[3] = rc;
     out[4..HEADER_LEN].fill(0);
-    Outcome { kind, len: HEADER_LEN, truncated: false }
+    Outcome {
+        kind,
+        len: HEADER_LEN,
+        truncated: false,
+    }
 }
 
 struct Writer<'a, 's> {
@@ -355,7 +440,10 @@ impl<'s> Writer<'_, 's> {
         let o = &mut *self.out;
         o[0] = query[0];
         o[1] = query[1];
-        o[2] = flags::QR | (query[2] & flags::RD) | if aa { flags::AA } else { 0 } | if tc { flags::TC } else { 0 };
+        o[2] = flags::QR
+            | (query[2] & flags::RD)
+            | if aa { flags::AA } else { 0 }
+            | if tc { flags::TC } else { 0 };
         o[3] = (query[3] & flags::CD) | (rc & flags::RCODE_MASK);
         o[4..6].copy_from_slice(&1u16.to_be_bytes());
         o[6..8].copy_from_slice(&an.to_be_bytes());
@@ -379,7 +467,22 @@ impl<'s> Writer<'_, 's> {
         let f = flags.to_be_bytes();
         // Owner root, TYPE OPT, CLASS = our UDP size, TTL = extended RCODE,
         // version 0, flags; RDLENGTH 0 (RFC 6891 §6.1.2).
-        self.put(at, &[0, (rtype::OPT >> 8) as u8, rtype::OPT as u8, size[0], size[1], ext_rcode, 0, f[0], f[1], 0, 0])
+        self.put(
+            at,
+            &[
+                0,
+                (rtype::OPT >> 8) as u8,
+                rtype::OPT as u8,
+                size[0],
+                size[1],
+                ext_rcode,
+                0,
+                f[0],
+                f[1],
+                0,
+                0,
+            ],
+        )
     }
 
     #[inline]
@@ -393,7 +496,15 @@ impl<'s> Writer<'_, 's> {
 
     /// Header + question (+ OPT), no records.
     #[inline]
-    fn empty(&mut self, query: &[u8], question: &[u8], rc: u8, ext_rcode: u8, kind: Kind, truncated: bool) -> Outcome {
+    fn empty(
+        &mut self,
+        query: &[u8],
+        question: &[u8],
+        rc: u8,
+        ext_rcode: u8,
+        kind: Kind,
+        truncated: bool,
+    ) -> Outcome {
         if HEADER_LEN + self.question_len + self.opt_len() > self.out.len() {
             // The caller's buffer cannot even hold the question: header only.
             let mut o = header_only(query, self.out, rc, kind);
@@ -405,22 +516,43 @@ impl<'s> Writer<'_, 's> {
         self.header(query, aa, truncated, rc, 0, 0, ar);
         let mut at = self.put(HEADER_LEN, question);
         at = self.opt(at, ext_rcode);
-        Outcome { kind, len: at, truncated }
+        Outcome {
+            kind,
+            len: at,
+            truncated,
+        }
     }
 
     #[inline]
     fn answer(&mut self, query: &[u8], question: &[u8], set: &'s ArchivedRRset) -> Outcome {
-        let sigs = if self.edns.dnssec_ok { set.rrsig_wire.len() } else { 0 };
-        let total = HEADER_LEN + self.question_len + set.wire.len() + sigs + set.additional.len() + self.opt_len();
+        let sigs = if self.edns.dnssec_ok {
+            set.rrsig_wire.len()
+        } else {
+            0
+        };
+        let total = HEADER_LEN
+            + self.question_len
+            + set.wire.len()
+            + sigs
+            + set.additional.len()
+            + self.opt_len();
         if total > self.limit {
             return self.empty(query, question, rcode::NOERROR, 0, Kind::Answer, true);
         }
-        let an = set.count.to_native() + if sigs > 0 { set.rrsig_count.to_native() } else { 0 };
+        let an = set.count.to_native()
+            + if sigs > 0 {
+                set.rrsig_count.to_native()
+            } else {
+                0
+            };
         let ar = set.additional_count.to_native() + self.edns.present as u16;
         self.header(query, true, false, rcode::NOERROR, an, 0, ar);
         let mut at = self.put(HEADER_LEN, question);
         if set.wire.len() >= self.split_at {
-            *self.split = Some(Split { head: at, middle: set.wire.as_slice() });
+            *self.split = Some(Split {
+                head: at,
+                middle: set.wire.as_slice(),
+            });
         } else {
             at = self.put(at, &set.wire);
         }
@@ -429,14 +561,30 @@ impl<'s> Writer<'_, 's> {
         }
         at = self.put(at, &set.additional);
         at = self.opt(at, 0);
-        let len = if self.split.is_some() { at + set.wire.len() } else { at };
-        Outcome { kind: Kind::Answer, len, truncated: false }
+        let len = if self.split.is_some() {
+            at + set.wire.len()
+        } else {
+            at
+        };
+        Outcome {
+            kind: Kind::Answer,
+            len,
+            truncated: false,
+        }
     }
 
     /// NODATA / NXDOMAIN with the SOA (owner: pointer to the apex within the
     /// question) in the authority section.
     #[inline]
-    fn negative(&mut self, query: &[u8], question: &[u8], rc: u8, kind: Kind, apex_ptr: u16, snap: &ArchivedSnapshot) -> Outcome {
+    fn negative(
+        &mut self,
+        query: &[u8],
+        question: &[u8],
+        rc: u8,
+        kind: Kind,
+        apex_ptr: u16,
+        snap: &ArchivedSnapshot,
+    ) -> Outcome {
         let soa = snap.soa_negative.as_slice();
         let total = HEADER_LEN + self.question_len + 2 + soa.len() + self.opt_len();
         if total > self.limit {
@@ -453,6 +601,10 @@ impl<'s> Writer<'_, 's> {
             self.out[o..o + 2].copy_from_slice(&ptr);
         }
         at = self.opt(at, 0);
-        Outcome { kind, len: at, truncated: false }
+        Outcome {
+            kind,
+            len: at,
+            truncated: false,
+        }
     }
 }

@@ -22,7 +22,11 @@ use crate::snapshot::{FileIdentity, MappedSnapshot};
 pub const POLL_INTERVAL: Duration = Duration::from_millis(500);
 
 /// Starts the watcher thread.
-pub fn spawn_watcher(path: PathBuf, current: Arc<ArcSwap<MappedSnapshot>>, counters: Arc<Counters>) -> anyhow::Result<()> {
+pub fn spawn_watcher(
+    path: PathBuf,
+    current: Arc<ArcSwap<MappedSnapshot>>,
+    counters: Arc<Counters>,
+) -> anyhow::Result<()> {
     let (tx, rx) = mpsc::channel::<()>();
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
@@ -31,13 +35,19 @@ pub fn spawn_watcher(path: PathBuf, current: Arc<ArcSwap<MappedSnapshot>>, count
     let file_name = path.file_name().map(|f| f.to_os_string());
     let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
         if let Ok(ev) = res {
-            if ev.paths.iter().any(|p| p.file_name().map(|f| f.to_os_string()) == file_name) {
+            if ev
+                .paths
+                .iter()
+                .any(|p| p.file_name().map(|f| f.to_os_string()) == file_name)
+            {
                 let _ = tx.send(());
             }
         }
     })
     .context("cannot start the snapshot watcher")?;
-    watcher.watch(&dir, RecursiveMode::NonRecursive).with_context(|| format!("cannot watch {}", dir.display()))?;
+    watcher
+        .watch(&dir, RecursiveMode::NonRecursive)
+        .with_context(|| format!("cannot watch {}", dir.display()))?;
     std::thread::Builder::new()
         .name("feedwall-reload".into())
         .spawn(move || {
@@ -55,8 +65,15 @@ pub fn spawn_watcher(path: PathBuf, current: Arc<ArcSwap<MappedSnapshot>>, count
 
 /// Loads the file at `path` if it is not the one being served; returns true
 /// when a new snapshot was swapped in.
-pub fn check_once(path: &std::path::Path, current: &ArcSwap<MappedSnapshot>, counters: &Counters, failed: &mut Option<FileIdentity>) -> bool {
-    let Ok(meta) = std::fs::metadata(path) else { return false };
+pub fn check_once(
+    path: &std::path::Path,
+    current: &ArcSwap<MappedSnapshot>,
+    counters: &Counters,
+    failed: &mut Option<FileIdentity>,
+) -> bool {
+    let Ok(meta) = std::fs::metadata(path) else {
+        return false;
+    };
     let id = FileIdentity::of(&meta);
     if current.load().identity() == Some(id) || *failed == Some(id) {
         return false;

@@ -45,12 +45,22 @@ pub struct TcpLimits {
 
 impl Default for TcpLimits {
     fn default() -> Self {
-        TcpLimits { idle_timeout: DEFAULT_IDLE_TIMEOUT, write_timeout: DEFAULT_WRITE_TIMEOUT, max_connections: DEFAULT_MAX_CONNECTIONS }
+        TcpLimits {
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            write_timeout: DEFAULT_WRITE_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+        }
     }
 }
 
 /// Accepts connections forever.
-pub async fn serve(listener: TcpListener, current: Arc<ArcSwap<MappedSnapshot>>, counters: Arc<Counters>, limits: TcpLimits, slots: Arc<Semaphore>) {
+pub async fn serve(
+    listener: TcpListener,
+    current: Arc<ArcSwap<MappedSnapshot>>,
+    counters: Arc<Counters>,
+    limits: TcpLimits,
+    slots: Arc<Semaphore>,
+) {
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(x) => x,
@@ -91,7 +101,13 @@ struct Piece<'s> {
     end: usize,
 }
 
-async fn connection(mut stream: TcpStream, peer: SocketAddr, current: Arc<ArcSwap<MappedSnapshot>>, counters: &Counters, limits: TcpLimits) {
+async fn connection(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    current: Arc<ArcSwap<MappedSnapshot>>,
+    counters: &Counters,
+    limits: TcpLimits,
+) {
     let _ = stream.set_nodelay(true);
     let src = canonical_source(peer.ip());
     let mut rbuf = vec![0u8; INITIAL_READ];
@@ -121,7 +137,14 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, current: Arc<ArcSwa
                 out.resize(fill + 2 + MAX_MESSAGE, 0);
             }
             let q = &rbuf[start + 2..start + 2 + mlen];
-            let (o, split) = respond_split(snap, src, q, &mut out[fill + 2..fill + 2 + MAX_MESSAGE], Transport::Tcp, SPLIT_AT);
+            let (o, split) = respond_split(
+                snap,
+                src,
+                q,
+                &mut out[fill + 2..fill + 2 + MAX_MESSAGE],
+                Transport::Tcp,
+                SPLIT_AT,
+            );
             tally.bump(Counter::Queries);
             tally.bump(Counter::Tcp);
             tally.bump(Counter::Outcome(o.kind));
@@ -133,7 +156,12 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, current: Arc<ArcSwa
                     None => (o.len, &[][..]),
                 };
                 let in_out = o.len - middle.len();
-                pieces.push(Piece { start: fill, head_end: fill + 2 + head, middle, end: fill + 2 + in_out });
+                pieces.push(Piece {
+                    start: fill,
+                    head_end: fill + 2 + head,
+                    middle,
+                    end: fill + 2 + in_out,
+                });
                 fill += 2 + in_out;
                 pending += 2 + o.len;
             }
@@ -158,7 +186,12 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, current: Arc<ArcSwa
             if last_end > run_start {
                 slices.push(IoSlice::new(&out[run_start..last_end]));
             }
-            match tokio::time::timeout(limits.write_timeout, write_all_vectored(&mut stream, &mut slices)).await {
+            match tokio::time::timeout(
+                limits.write_timeout,
+                write_all_vectored(&mut stream, &mut slices),
+            )
+            .await
+            {
                 Ok(Ok(())) => {}
                 Ok(Err(_)) => break,
                 Err(_) => {
@@ -208,7 +241,10 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, current: Arc<ArcSwa
 }
 
 /// `write_all` for a list of slices.
-async fn write_all_vectored(stream: &mut TcpStream, mut slices: &mut [IoSlice<'_>]) -> std::io::Result<()> {
+async fn write_all_vectored(
+    stream: &mut TcpStream,
+    mut slices: &mut [IoSlice<'_>],
+) -> std::io::Result<()> {
     while !slices.is_empty() {
         let n = stream.write_vectored(slices).await?;
         if n == 0 {

@@ -49,7 +49,10 @@ impl Ring {
             tx_msgs: (0..BATCH).map(|_| unsafe { zeroed() }).collect(),
         });
         for i in 0..BATCH {
-            r.rx_iov[i] = libc::iovec { iov_base: r.rx[i * MAX_QUERY..].as_mut_ptr().cast(), iov_len: MAX_QUERY };
+            r.rx_iov[i] = libc::iovec {
+                iov_base: r.rx[i * MAX_QUERY..].as_mut_ptr().cast(),
+                iov_len: MAX_QUERY,
+            };
             let name: *mut libc::sockaddr_storage = &mut r.rx_names[i];
             let iov: *mut libc::iovec = &mut r.rx_iov[i];
             let h = &mut r.rx_msgs[i].msg_hdr;
@@ -69,31 +72,52 @@ fn source(ss: &libc::sockaddr_storage) -> Option<(IpAddr, u16)> {
         libc::AF_INET => {
             // SAFETY: the kernel wrote a sockaddr_in for AF_INET; storage is
             // large enough and suitably aligned for it.
-            let sin = unsafe { &*(ss as *const libc::sockaddr_storage as *const libc::sockaddr_in) };
-            Some((IpAddr::V4(Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr))), u16::from_be(sin.sin_port)))
+            let sin =
+                unsafe { &*(ss as *const libc::sockaddr_storage as *const libc::sockaddr_in) };
+            Some((
+                IpAddr::V4(Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr))),
+                u16::from_be(sin.sin_port),
+            ))
         }
         libc::AF_INET6 => {
             // SAFETY: as above, for sockaddr_in6.
-            let sin6 = unsafe { &*(ss as *const libc::sockaddr_storage as *const libc::sockaddr_in6) };
-            Some((IpAddr::V6(Ipv6Addr::from(sin6.sin6_addr.s6_addr)), u16::from_be(sin6.sin6_port)))
+            let sin6 =
+                unsafe { &*(ss as *const libc::sockaddr_storage as *const libc::sockaddr_in6) };
+            Some((
+                IpAddr::V6(Ipv6Addr::from(sin6.sin6_addr.s6_addr)),
+                u16::from_be(sin6.sin6_port),
+            ))
         }
         _ => None,
     }
 }
 
 /// Serves one UDP socket forever.
-pub fn run_worker(socket: UdpSocket, current: Arc<ArcSwap<MappedSnapshot>>, counters: Arc<Counters>) {
+pub fn run_worker(
+    socket: UdpSocket,
+    current: Arc<ArcSwap<MappedSnapshot>>,
+    counters: Arc<Counters>,
+) {
     let fd = socket.as_raw_fd();
     let mut ring = Ring::new();
     let mut cache = Cache::new(current);
     loop {
         for i in 0..BATCH {
-            ring.rx_msgs[i].msg_hdr.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+            ring.rx_msgs[i].msg_hdr.msg_namelen =
+                size_of::<libc::sockaddr_storage>() as libc::socklen_t;
             ring.rx_msgs[i].msg_hdr.msg_flags = 0;
         }
         // SAFETY: rx_msgs holds BATCH initialised headers whose buffers and
         // names point into `ring`, alive and unaliased for the call.
-        let n = unsafe { libc::recvmmsg(fd, ring.rx_msgs.as_mut_ptr(), BATCH as libc::c_uint, libc::MSG_WAITFORONE as _, std::ptr::null_mut()) };
+        let n = unsafe {
+            libc::recvmmsg(
+                fd,
+                ring.rx_msgs.as_mut_ptr(),
+                BATCH as libc::c_uint,
+                libc::MSG_WAITFORONE as _,
+                std::ptr::null_mut(),
+            )
+        };
         if n <= 0 {
             let err = std::io::Error::last_os_error();
             match err.raw_os_error() {
@@ -133,7 +157,10 @@ pub fn run_worker(socket: UdpSocket, current: Arc<ArcSwap<MappedSnapshot>>, coun
             if o.len == 0 {
                 continue;
             }
-            ring.tx_iov[out] = libc::iovec { iov_base: slot.as_mut_ptr().cast(), iov_len: o.len };
+            ring.tx_iov[out] = libc::iovec {
+                iov_base: slot.as_mut_ptr().cast(),
+                iov_len: o.len,
+            };
             let name: *mut libc::sockaddr_storage = &mut ring.rx_names[i];
             let iov: *mut libc::iovec = &mut ring.tx_iov[out];
             let h = &mut ring.tx_msgs[out].msg_hdr;
@@ -147,7 +174,14 @@ pub fn run_worker(socket: UdpSocket, current: Arc<ArcSwap<MappedSnapshot>>, coun
         while sent < out {
             // SAFETY: tx_msgs[sent..out] are initialised headers pointing into
             // `ring`, which is not touched during the call.
-            let r = unsafe { libc::sendmmsg(fd, ring.tx_msgs[sent..].as_mut_ptr(), (out - sent) as libc::c_uint, 0) };
+            let r = unsafe {
+                libc::sendmmsg(
+                    fd,
+                    ring.tx_msgs[sent..].as_mut_ptr(),
+                    (out - sent) as libc::c_uint,
+                    0,
+                )
+            };
             if r > 0 {
                 sent += r as usize;
             } else {

@@ -171,7 +171,9 @@ fn build_ring() -> io::Result<IoUring> {
     // then a plain ring.
     let attempts: [fn(&mut io_uring::Builder); 3] = [
         |b| {
-            b.setup_single_issuer().setup_defer_taskrun().setup_submit_all();
+            b.setup_single_issuer()
+                .setup_defer_taskrun()
+                .setup_submit_all();
         },
         |b| {
             b.setup_coop_taskrun().setup_submit_all();
@@ -198,15 +200,21 @@ impl Uring {
         let ring = build_ring()?;
         let mut probe = io_uring::Probe::new();
         ring.submitter().register_probe(&mut probe)?;
-        if !probe.is_supported(opcode::RecvMsg::CODE) || !probe.is_supported(opcode::SendMsg::CODE) {
-            return Err(io::Error::new(io::ErrorKind::Unsupported, "io_uring lacks RECVMSG/SENDMSG"));
+        if !probe.is_supported(opcode::RecvMsg::CODE) || !probe.is_supported(opcode::SendMsg::CODE)
+        {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "io_uring lacks RECVMSG/SENDMSG",
+            ));
         }
 
         let bufs = PageMem::new(BUFS * STRIDE)?;
         let ring_mem = PageMem::new(BUFS * size_of::<BufEntry>())?;
         // SAFETY: all-zero bytes are a valid msghdr, iovec,
         // sockaddr_storage and byte array, hence a valid TxSlot.
-        let mut tx: Box<[TxSlot]> = (0..TX_SLOTS).map(|_| unsafe { zeroed::<TxSlot>() }).collect();
+        let mut tx: Box<[TxSlot]> = (0..TX_SLOTS)
+            .map(|_| unsafe { zeroed::<TxSlot>() })
+            .collect();
         for slot in tx.iter_mut() {
             slot.iov.iov_base = slot.buf.as_mut_ptr().cast();
             slot.hdr.msg_name = (&mut slot.name as *mut libc::sockaddr_storage).cast();
@@ -239,7 +247,14 @@ impl Uring {
         // SAFETY: `ring_mem` is page-aligned, holds BUFS entries and lives
         // until after the ring is closed (field order of `Uring`; `Drop`
         // unregisters first).
-        unsafe { u.ring.submitter().register_buf_ring_with_flags(u.st.ring_mem.ptr.as_ptr() as u64, BUFS as u16, BGID, 0)? };
+        unsafe {
+            u.ring.submitter().register_buf_ring_with_flags(
+                u.st.ring_mem.ptr.as_ptr() as u64,
+                BUFS as u16,
+                BGID,
+                0,
+            )?
+        };
         u.buf_ring_registered = true;
         u.st.fixed = u.ring.submitter().register_files(&[fd]).is_ok();
         Ok(u)
@@ -254,7 +269,10 @@ impl Drop for Uring {
             let _ = self.ring.submitter().unregister_buf_ring(BGID);
         }
         let ts = types::Timespec::new().sec(1);
-        let _ = self.ring.submitter().register_sync_cancel(Some(ts), types::CancelBuilder::any());
+        let _ = self
+            .ring
+            .submitter()
+            .register_sync_cancel(Some(ts), types::CancelBuilder::any());
     }
 }
 
@@ -297,12 +315,18 @@ impl State {
         // SAFETY: the buffer lies inside `bufs`; the kernel wrote it before
         // posting the completion and will not touch it again until it is
         // given back (after this slice is dropped).
-        unsafe { std::slice::from_raw_parts(self.bufs.ptr.as_ptr().add(bid * STRIDE), len.min(STRIDE)) }
+        unsafe {
+            std::slice::from_raw_parts(self.bufs.ptr.as_ptr().add(bid * STRIDE), len.min(STRIDE))
+        }
     }
 
     fn recv_sqe(&self) -> squeue::Entry {
         let hdr: *const libc::msghdr = &*self.recv_hdr;
-        let e = if self.fixed { opcode::RecvMsgMulti::new(types::Fixed(0), hdr, BGID).build() } else { opcode::RecvMsgMulti::new(types::Fd(self.fd), hdr, BGID).build() };
+        let e = if self.fixed {
+            opcode::RecvMsgMulti::new(types::Fixed(0), hdr, BGID).build()
+        } else {
+            opcode::RecvMsgMulti::new(types::Fd(self.fd), hdr, BGID).build()
+        };
         e.user_data(RECV_TAG)
     }
 
@@ -320,7 +344,11 @@ impl State {
     /// wildcard bind.
     fn send_sqe(&self, slot: u16) -> squeue::Entry {
         let hdr: *const libc::msghdr = &self.tx[slot as usize].hdr;
-        let e = if self.fixed { opcode::SendMsg::new(types::Fixed(0), hdr).build() } else { opcode::SendMsg::new(types::Fd(self.fd), hdr).build() };
+        let e = if self.fixed {
+            opcode::SendMsg::new(types::Fixed(0), hdr).build()
+        } else {
+            opcode::SendMsg::new(types::Fd(self.fd), hdr).build()
+        };
         e.user_data(slot as u64)
     }
 }
@@ -334,7 +362,10 @@ fn source(name: &[u8]) -> Option<(IpAddr, u16)> {
     let family = u16::from_ne_bytes([name[0], name[1]]) as libc::c_int;
     let port = u16::from_be_bytes([name[2], name[3]]);
     match family {
-        libc::AF_INET if name.len() >= 8 => Some((IpAddr::V4(Ipv4Addr::new(name[4], name[5], name[6], name[7])), port)),
+        libc::AF_INET if name.len() >= 8 => Some((
+            IpAddr::V4(Ipv4Addr::new(name[4], name[5], name[6], name[7])),
+            port,
+        )),
         libc::AF_INET6 if name.len() >= 24 => {
             let mut a = [0u8; 16];
             a.copy_from_slice(&name[8..24]);
@@ -357,21 +388,37 @@ enum Handled {
 /// Answers one received datagram (completion `res`/`flags`), queueing its
 /// send. Counts exactly as `udp.rs` does.
 #[inline]
-fn handle(st: &mut State, sq: &mut SubmissionQueue<'_>, snap: &ArchivedSnapshot, counters: &Counters, res: i32, flags: u32) -> Handled {
+fn handle(
+    st: &mut State,
+    sq: &mut SubmissionQueue<'_>,
+    snap: &ArchivedSnapshot,
+    counters: &Counters,
+    res: i32,
+    flags: u32,
+) -> Handled {
     let Some(bid) = cqueue::buffer_select(flags) else {
         counters.bump_owned(Counter::UdpRecvErrors);
         return Handled::Done;
     };
-    let Some(&slot) = st.free.last() else { return Handled::NoSlot };
+    let Some(&slot) = st.free.last() else {
+        return Handled::NoSlot;
+    };
     counters.bump_owned(Counter::Queries);
     counters.bump_owned(Counter::Udp);
     let mut queued = false;
     {
         // Split borrows: the receive buffer (read) and the send slot (written).
-        let State { bufs, tx, recv_hdr, .. } = &mut *st;
+        let State {
+            bufs, tx, recv_hdr, ..
+        } = &mut *st;
         // SAFETY: see `State::buffer` (same bounds, written out here because
         // `tx` is borrowed mutably at the same time).
-        let buf = unsafe { std::slice::from_raw_parts(bufs.ptr.as_ptr().add((bid as usize % BUFS) * STRIDE), (res.max(0) as usize).min(STRIDE)) };
+        let buf = unsafe {
+            std::slice::from_raw_parts(
+                bufs.ptr.as_ptr().add((bid as usize % BUFS) * STRIDE),
+                (res.max(0) as usize).min(STRIDE),
+            )
+        };
         match types::RecvMsgOut::parse(buf, recv_hdr) {
             Ok(msg) if !msg.is_payload_truncated() && !msg.is_name_data_truncated() => {
                 let name = msg.name_data();
@@ -379,7 +426,13 @@ fn handle(st: &mut State, sq: &mut SubmissionQueue<'_>, snap: &ArchivedSnapshot,
                     // Port 0 cannot be answered.
                     Some((ip, port)) if port != 0 => {
                         let t = &mut tx[slot as usize];
-                        let o = respond(snap, canonical_source(ip), msg.payload_data(), &mut t.buf, Transport::Udp);
+                        let o = respond(
+                            snap,
+                            canonical_source(ip),
+                            msg.payload_data(),
+                            &mut t.buf,
+                            Transport::Udp,
+                        );
                         counters.bump_owned(Counter::Outcome(o.kind));
                         if o.truncated {
                             counters.bump_owned(Counter::Truncated);
@@ -388,7 +441,13 @@ fn handle(st: &mut State, sq: &mut SubmissionQueue<'_>, snap: &ArchivedSnapshot,
                             // SAFETY: `name` is at most NAME_LEN bytes (the
                             // receive header asked for no more), which fits
                             // in the sockaddr_storage.
-                            unsafe { ptr::copy_nonoverlapping(name.as_ptr(), (&mut t.name as *mut libc::sockaddr_storage).cast::<u8>(), name.len()) };
+                            unsafe {
+                                ptr::copy_nonoverlapping(
+                                    name.as_ptr(),
+                                    (&mut t.name as *mut libc::sockaddr_storage).cast::<u8>(),
+                                    name.len(),
+                                )
+                            };
                             t.hdr.msg_namelen = name.len() as libc::socklen_t;
                             t.iov.iov_len = o.len;
                             queued = true;
@@ -484,7 +543,11 @@ fn serve(u: &mut Uring, current: Arc<ArcSwap<MappedSnapshot>>, counters: &Counte
         sq.sync();
         cq.sync();
         batch.clear();
-        batch.extend(cq.by_ref().take(HARVEST).map(|c| (c.user_data(), c.result(), c.flags())));
+        batch.extend(
+            cq.by_ref()
+                .take(HARVEST)
+                .map(|c| (c.user_data(), c.result(), c.flags())),
+        );
         cq.sync();
         if batch.is_empty() && pending.is_empty() {
             continue;
@@ -568,7 +631,11 @@ fn serve(u: &mut Uring, current: Arc<ArcSwap<MappedSnapshot>>, counters: &Counte
 /// Serves one UDP socket forever with io_uring; falls back to the recvmmsg
 /// loop (with a warning) if the ring cannot be set up or refuses multishot
 /// receive.
-pub fn run_worker(socket: UdpSocket, current: Arc<ArcSwap<MappedSnapshot>>, counters: Arc<Counters>) {
+pub fn run_worker(
+    socket: UdpSocket,
+    current: Arc<ArcSwap<MappedSnapshot>>,
+    counters: Arc<Counters>,
+) {
     let why = match Uring::new(socket.as_raw_fd()) {
         Ok(mut u) => {
             let Stop::Unsupported(e) = serve(&mut u, current.clone(), &counters);
@@ -612,13 +679,18 @@ pub fn probe() -> io::Result<()> {
     if res < 0 {
         return Err(io::Error::from_raw_os_error(-res));
     }
-    let bid = cqueue::buffer_select(flags).ok_or_else(|| io::Error::other("no provided buffer in completion"))?;
+    let bid = cqueue::buffer_select(flags)
+        .ok_or_else(|| io::Error::other("no provided buffer in completion"))?;
     let mut name = [0u8; NAME_LEN];
     let (name_len, ok) = {
-        let msg = types::RecvMsgOut::parse(st.buffer(bid, res as usize), &st.recv_hdr).map_err(|_| io::Error::other("bad recvmsg header"))?;
+        let msg = types::RecvMsgOut::parse(st.buffer(bid, res as usize), &st.recv_hdr)
+            .map_err(|_| io::Error::other("bad recvmsg header"))?;
         let n = msg.name_data();
         name[..n.len()].copy_from_slice(n);
-        (n.len(), msg.payload_data() == payload && source(n).is_some())
+        (
+            n.len(),
+            msg.payload_data() == payload && source(n).is_some(),
+        )
     };
     st.give_back(bid);
     if !ok {
@@ -628,7 +700,13 @@ pub fn probe() -> io::Result<()> {
     t.buf[..payload.len()].copy_from_slice(&payload);
     t.iov.iov_len = payload.len();
     // SAFETY: `name_len` is at most NAME_LEN bytes, within sockaddr_storage.
-    unsafe { ptr::copy_nonoverlapping(name.as_ptr(), (&mut t.name as *mut libc::sockaddr_storage).cast::<u8>(), name_len) };
+    unsafe {
+        ptr::copy_nonoverlapping(
+            name.as_ptr(),
+            (&mut t.name as *mut libc::sockaddr_storage).cast::<u8>(),
+            name_len,
+        )
+    };
     t.hdr.msg_namelen = name_len as libc::socklen_t;
     let e = st.send_sqe(0);
     // SAFETY: slot 0 stays untouched until the completion is read below.
@@ -688,7 +766,9 @@ mod tests {
             std::thread::spawn(move || run_worker(server, current, counters));
         }
         let client = UdpSocket::bind("127.0.0.1:0").unwrap();
-        client.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_millis(500)))
+            .unwrap();
         // Bursts larger than the send slots, so some datagrams wait for one.
         let n = 2000u16;
         let mut got = vec![false; n as usize];
@@ -697,7 +777,9 @@ mod tests {
             for chunk in (0..n).collect::<Vec<_>>().chunks(400) {
                 for &id in chunk {
                     if !got[id as usize] {
-                        client.send_to(&query(id, "attackers.feedwall.internal", 16), addr).unwrap();
+                        client
+                            .send_to(&query(id, "attackers.feedwall.internal", 16), addr)
+                            .unwrap();
                     }
                 }
                 while let Ok(len) = client.recv(&mut buf) {
@@ -716,7 +798,9 @@ mod tests {
         }
         assert!(got.iter().all(|&g| g), "every query answered");
         // A truncated answer over UDP.
-        client.send_to(&query(7, "0.demo-large.feedwall.internal", 1), addr).unwrap();
+        client
+            .send_to(&query(7, "0.demo-large.feedwall.internal", 1), addr)
+            .unwrap();
         let len = client.recv(&mut buf).unwrap();
         assert!(len <= 512);
         assert_eq!(buf[2] & 0x02, 0x02, "TC set");
@@ -732,7 +816,11 @@ mod tests {
         while weak.strong_count() > 0 && t.elapsed() < Duration::from_secs(5) {
             std::thread::sleep(Duration::from_millis(50));
         }
-        assert_eq!(weak.strong_count(), 0, "old snapshot released by the idle worker");
+        assert_eq!(
+            weak.strong_count(),
+            0,
+            "old snapshot released by the idle worker"
+        );
         assert!(t.elapsed() < Duration::from_millis(2500));
     }
 }

@@ -15,16 +15,23 @@ use crate::wire;
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     #[error("cannot read snapshot {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("snapshot is {0} bytes, shorter than its {HEADER_LEN}-byte header (truncated?)")]
     TooShort(usize),
     #[error("not a feedwall snapshot (bad magic)")]
     BadMagic,
     #[error("snapshot format version {found} is not supported (this build reads version {FORMAT_VERSION})")]
     Version { found: u32 },
-    #[error("snapshot payload is {actual} bytes but its header says {expected} (truncated or padded)")]
+    #[error(
+        "snapshot payload is {actual} bytes but its header says {expected} (truncated or padded)"
+    )]
     Length { expected: u64, actual: u64 },
-    #[error("snapshot checksum mismatch (corrupt file): header {expected:016x}, computed {actual:016x}")]
+    #[error(
+        "snapshot checksum mismatch (corrupt file): header {expected:016x}, computed {actual:016x}"
+    )]
     Checksum { expected: u64, actual: u64 },
     #[error("snapshot archive failed validation: {0}")]
     Invalid(String),
@@ -69,7 +76,12 @@ pub struct FileIdentity {
 impl FileIdentity {
     pub fn of(meta: &std::fs::Metadata) -> Self {
         use std::os::unix::fs::MetadataExt;
-        FileIdentity { dev: meta.dev(), ino: meta.ino(), mtime_ns: meta.mtime() as i128 * 1_000_000_000 + meta.mtime_nsec() as i128, len: meta.len() }
+        FileIdentity {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            mtime_ns: meta.mtime() as i128 * 1_000_000_000 + meta.mtime_nsec() as i128,
+            len: meta.len(),
+        }
     }
 }
 
@@ -83,7 +95,10 @@ unsafe impl Sync for MappedSnapshot {}
 impl MappedSnapshot {
     /// Maps a snapshot file and validates it.
     pub fn open(path: &Path) -> Result<Self, LoadError> {
-        let io = |source| LoadError::Io { path: path.to_path_buf(), source };
+        let io = |source| LoadError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
         let file = File::open(path).map_err(io)?;
         // SAFETY: snapshot files are only ever replaced by rename, never
         // modified or truncated in place, so the mapping stays valid and
@@ -111,7 +126,12 @@ impl MappedSnapshot {
             .map_err(|e| LoadError::Invalid(e.to_string()))?;
         check_invariants(root)?;
         let root: *const ArchivedSnapshot = root;
-        Ok(MappedSnapshot { backing, root, path: None, identity: None })
+        Ok(MappedSnapshot {
+            backing,
+            root,
+            path: None,
+            identity: None,
+        })
     }
 
     /// The archived snapshot.
@@ -165,7 +185,10 @@ pub fn check_header(bytes: &[u8]) -> Result<&[u8], LoadError> {
     let sum = xxhash_rust::xxh3::xxh3_64(payload);
     let want = u64_at(24);
     if sum != want {
-        return Err(LoadError::Checksum { expected: want, actual: sum });
+        return Err(LoadError::Checksum {
+            expected: want,
+            actual: sum,
+        });
     }
     Ok(payload)
 }
@@ -199,34 +222,64 @@ fn check_invariants(s: &ArchivedSnapshot) -> Result<(), LoadError> {
     }
     for e in s.names.iter() {
         if !valid_wire_name(&e.name) || !wire::is_at_or_below(&e.name, &s.zone) {
-            return bad(format!("name {} is not a valid name in the zone", wire::NameDisplay(&e.name)));
+            return bad(format!(
+                "name {} is not a valid name in the zone",
+                wire::NameDisplay(&e.name)
+            ));
         }
         for r in e.rrsets.iter() {
             if r.wire.len() + r.rrsig_wire.len() + r.additional.len() > wire::MAX_MESSAGE {
-                return bad(format!("RRset at {} exceeds a DNS message", wire::NameDisplay(&e.name)));
+                return bad(format!(
+                    "RRset at {} exceeds a DNS message",
+                    wire::NameDisplay(&e.name)
+                ));
             }
             // Section counts are added to each other (and to OPT) per query:
             // they must fit 16 bits together. Each record is at least 11
             // octets, so a count above the bytes it claims is a lie.
-            let (an, sig, ad) = (r.count.to_native() as usize, r.rrsig_count.to_native() as usize, r.additional_count.to_native() as usize);
-            if an + sig >= 0xFFFF || ad >= 0xFFFF || an * 11 > r.wire.len() || sig * 11 > r.rrsig_wire.len() || ad * 11 > r.additional.len() {
-                return bad(format!("RRset counts at {} do not match its records", wire::NameDisplay(&e.name)));
+            let (an, sig, ad) = (
+                r.count.to_native() as usize,
+                r.rrsig_count.to_native() as usize,
+                r.additional_count.to_native() as usize,
+            );
+            if an + sig >= 0xFFFF
+                || ad >= 0xFFFF
+                || an * 11 > r.wire.len()
+                || sig * 11 > r.rrsig_wire.len()
+                || ad * 11 > r.additional.len()
+            {
+                return bad(format!(
+                    "RRset counts at {} do not match its records",
+                    wire::NameDisplay(&e.name)
+                ));
             }
         }
     }
     if s.soa_negative.len() < 10 || s.soa_negative.len() > 600 {
         return bad("negative SOA record malformed".into());
     }
-    if s.soa_negative_apex_ptrs.len() > 2 || s.soa_negative_apex_ptrs.iter().any(|p| p.to_native() as usize + 2 > s.soa_negative.len()) {
+    if s.soa_negative_apex_ptrs.len() > 2
+        || s.soa_negative_apex_ptrs
+            .iter()
+            .any(|p| p.to_native() as usize + 2 > s.soa_negative.len())
+    {
         return bad("negative SOA pointer offsets out of range".into());
     }
     let v4 = s.acl_v4_starts.len();
     let v6 = s.acl_v6_starts.len();
-    if s.acl_v4_ends.len() != v4 || s.acl_v4_devices.len() != v4 || s.acl_v6_ends.len() != v6 || s.acl_v6_devices.len() != v6 {
+    if s.acl_v4_ends.len() != v4
+        || s.acl_v4_devices.len() != v4
+        || s.acl_v6_ends.len() != v6
+        || s.acl_v6_devices.len() != v6
+    {
         return bad("ACL tables have different lengths".into());
     }
     let devices = s.devices.len() as u32;
-    if s.acl_v4_devices.iter().chain(s.acl_v6_devices.iter()).any(|d| d.to_native() >= devices) {
+    if s.acl_v4_devices
+        .iter()
+        .chain(s.acl_v6_devices.iter())
+        .any(|d| d.to_native() >= devices)
+    {
         return bad("ACL names a device that does not exist".into());
     }
     Ok(())

@@ -37,9 +37,11 @@
 mod mapped;
 pub mod writer;
 
-pub use mapped::{FileIdentity, LoadError, MappedSnapshot};
 pub use mapped::{check_header, peek_serial};
-pub use writer::{encode, list_wire_name, BuildError, DeviceSpec, ListSpec, SnapshotWriter, ZoneSettings};
+pub use mapped::{FileIdentity, LoadError, MappedSnapshot};
+pub use writer::{
+    encode, list_wire_name, BuildError, DeviceSpec, ListSpec, SnapshotWriter, ZoneSettings,
+};
 
 use std::fs::{self, File};
 use std::io::Write;
@@ -65,8 +67,14 @@ pub fn write_atomic_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let file_name = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_else(|| "snapshot".into());
-    let nonce = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let file_name = path
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "snapshot".into());
+    let nonce = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
     let tmp = dir.join(format!(".{file_name}.tmp.{}.{nonce}", std::process::id()));
     let result = (|| {
         let mut f = File::create(&tmp)?;
@@ -242,6 +250,8 @@ impl ArchivedSnapshot {
     /// Account of a device (`None` if the device id is out of range).
     #[inline]
     pub fn account_of(&self, device: u32) -> Option<u32> {
-        self.devices.get(device as usize).map(|d| d.account.to_native())
+        self.devices
+            .get(device as usize)
+            .map(|d| d.account.to_native())
     }
 }

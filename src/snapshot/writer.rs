@@ -8,7 +8,10 @@ use std::path::{Path, PathBuf};
 
 use ipnet::IpNet;
 
-use super::{Account, Device, ListInfo, NameEntry, RRset, Snapshot, AUDIENCE_ALL, FORMAT_VERSION, HEADER_LEN, MAGIC};
+use super::{
+    Account, Device, ListInfo, NameEntry, RRset, Snapshot, AUDIENCE_ALL, FORMAT_VERSION,
+    HEADER_LEN, MAGIC,
+};
 use crate::acl::{self, AclError};
 use crate::lists::{ListEntries, DEFAULT_EXPAND_V4, DEFAULT_EXPAND_V6};
 use crate::wire::{self, rtype, NameDisplay, SoaFields};
@@ -49,11 +52,18 @@ pub enum BuildError {
     #[error("name {name}: an answer of {size} octets exceeds the 65535-octet DNS message limit; lower the records per name")]
     AnswerTooLarge { name: String, size: usize },
     #[error("records per name must be between 1 and {max} for {rtype}, got {got}")]
-    BadChunkSize { rtype: &'static str, max: usize, got: usize },
+    BadChunkSize {
+        rtype: &'static str,
+        max: usize,
+        got: usize,
+    },
     #[error("archiving the snapshot failed: {0}")]
     Archive(String),
     #[error("writing {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// Zone-wide settings.
@@ -149,24 +159,44 @@ impl SnapshotWriter {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or(0);
-        SnapshotWriter { zone, serial, created_unix, lists: Vec::new(), devices: Vec::new(), accounts: Vec::new(), oldest_input: BTreeMap::new() }
+        SnapshotWriter {
+            zone,
+            serial,
+            created_unix,
+            lists: Vec::new(),
+            devices: Vec::new(),
+            accounts: Vec::new(),
+            oldest_input: BTreeMap::new(),
+        }
     }
 
     /// Assembles the in-memory snapshot.
     pub fn build(&self) -> Result<Snapshot, BuildError> {
         let z = &self.zone;
         if z.max_a_per_name == 0 || z.max_a_per_name > MAX_A_PER_NAME {
-            return Err(BuildError::BadChunkSize { rtype: "A", max: MAX_A_PER_NAME, got: z.max_a_per_name });
+            return Err(BuildError::BadChunkSize {
+                rtype: "A",
+                max: MAX_A_PER_NAME,
+                got: z.max_a_per_name,
+            });
         }
         if z.max_aaaa_per_name == 0 || z.max_aaaa_per_name > MAX_AAAA_PER_NAME {
-            return Err(BuildError::BadChunkSize { rtype: "AAAA", max: MAX_AAAA_PER_NAME, got: z.max_aaaa_per_name });
+            return Err(BuildError::BadChunkSize {
+                rtype: "AAAA",
+                max: MAX_AAAA_PER_NAME,
+                got: z.max_aaaa_per_name,
+            });
         }
         let mut names: BTreeMap<Vec<u8>, PendingName> = BTreeMap::new();
         let apex = z.apex.clone();
 
         // Apex: SOA and NS; glue for in-zone name servers.
         let soa = SoaFields {
-            mname: &z.nameservers.first().map(|n| n.0.clone()).unwrap_or_else(|| apex.clone()),
+            mname: &z
+                .nameservers
+                .first()
+                .map(|n| n.0.clone())
+                .unwrap_or_else(|| apex.clone()),
             rname: &z.hostmaster,
             serial: self.serial,
             refresh: z.refresh,
@@ -177,7 +207,12 @@ impl SnapshotWriter {
         .rdata();
         let mut soa_wire = Vec::new();
         wire::push_rr_at_qname(&mut soa_wire, rtype::SOA, z.ttl, &soa);
-        add_rrset(&mut names, &apex, AUDIENCE_ALL, rrset(rtype::SOA, 1, soa_wire))?;
+        add_rrset(
+            &mut names,
+            &apex,
+            AUDIENCE_ALL,
+            rrset(rtype::SOA, 1, soa_wire),
+        )?;
         let mut ns_wire = Vec::new();
         let mut glue = Vec::new();
         let mut glue_count = 0u16;
@@ -206,7 +241,12 @@ impl SnapshotWriter {
                     add_rrset(&mut names, ns, AUDIENCE_ALL, rrset(rtype::A, na, a_wire))?;
                 }
                 if naaaa > 0 {
-                    add_rrset(&mut names, ns, AUDIENCE_ALL, rrset(rtype::AAAA, naaaa, aaaa_wire))?;
+                    add_rrset(
+                        &mut names,
+                        ns,
+                        AUDIENCE_ALL,
+                        rrset(rtype::AAAA, naaaa, aaaa_wire),
+                    )?;
                 }
                 if na == 0 && naaaa == 0 {
                     touch(&mut names, ns, AUDIENCE_ALL);
@@ -260,12 +300,20 @@ impl SnapshotWriter {
                 format!("generated={}", rfc3339(self.created_unix)),
             ];
             if let Some(&oldest) = self.oldest_input.get(&spec.name.to_ascii_lowercase()) {
-                strings.push(format!("oldest-feed-age={}s", self.created_unix.saturating_sub(oldest)));
+                strings.push(format!(
+                    "oldest-feed-age={}s",
+                    self.created_unix.saturating_sub(oldest)
+                ));
             }
             let txt = wire::txt_rdata(&strings);
             let mut w = Vec::new();
             wire::push_rr_at_qname(&mut w, rtype::TXT, z.ttl, &txt);
-            add_rrset(&mut names, &list_name, spec.audience, rrset(rtype::TXT, 1, w))?;
+            add_rrset(
+                &mut names,
+                &list_name,
+                spec.audience,
+                rrset(rtype::TXT, 1, w),
+            )?;
             infos.push(ListInfo {
                 name: spec.name.to_ascii_lowercase(),
                 audience: spec.audience,
@@ -273,15 +321,26 @@ impl SnapshotWriter {
                 v6_hosts: entries.v6_hosts.len() as u32,
                 chunks,
                 capacity,
-                wide_v4: entries.v4_nets.iter().map(|n| (u32::from(n.network()), n.prefix_len())).collect(),
-                wide_v6: entries.v6_nets.iter().map(|n| (u128::from(n.network()), n.prefix_len())).collect(),
+                wide_v4: entries
+                    .v4_nets
+                    .iter()
+                    .map(|n| (u32::from(n.network()), n.prefix_len()))
+                    .collect(),
+                wide_v6: entries
+                    .v6_nets
+                    .iter()
+                    .map(|n| (u128::from(n.network()), n.prefix_len()))
+                    .collect(),
                 source: spec.source.clone(),
             });
         }
 
         // Empty non-terminals between names and the apex: they answer NODATA
         // (RFC 8020). Their audience is shared only if all children share it.
-        let explicit: Vec<(Vec<u8>, u32)> = names.iter().map(|(n, p)| (n.clone(), p.audience.unwrap_or(AUDIENCE_ALL))).collect();
+        let explicit: Vec<(Vec<u8>, u32)> = names
+            .iter()
+            .map(|(n, p)| (n.clone(), p.audience.unwrap_or(AUDIENCE_ALL)))
+            .collect();
         for (name, audience) in explicit {
             let mut cur = wire::parent(&name);
             while let Some(p) = cur {
@@ -308,7 +367,11 @@ impl SnapshotWriter {
         ordered.sort_by(|a, b| wire::canonical_cmp(&a.0, &b.0));
         let entries: Vec<NameEntry> = ordered
             .into_iter()
-            .map(|(name, p)| NameEntry { name, audience: p.audience.unwrap_or(AUDIENCE_ALL), rrsets: p.rrsets })
+            .map(|(name, p)| NameEntry {
+                name,
+                audience: p.audience.unwrap_or(AUDIENCE_ALL),
+                rrsets: p.rrsets,
+            })
             .collect();
         let slots = (entries.len() * 2).max(8).next_power_of_two();
         let mut index = vec![0u32; slots];
@@ -327,10 +390,21 @@ impl SnapshotWriter {
             for p in &d.prefixes {
                 acl_entries.push((*p, i as u32));
             }
-            devices.push(Device { name: d.name.clone(), account: d.account, prefixes: d.prefixes.iter().map(|p| p.to_string()).collect() });
+            devices.push(Device {
+                name: d.name.clone(),
+                account: d.account,
+                prefixes: d.prefixes.iter().map(|p| p.to_string()).collect(),
+            });
         }
         let tables = acl::build(&acl_entries)?;
-        let mut accounts: Vec<Account> = self.accounts.iter().map(|(id, name)| Account { id: *id, name: name.clone() }).collect();
+        let mut accounts: Vec<Account> = self
+            .accounts
+            .iter()
+            .map(|(id, name)| Account {
+                id: *id,
+                name: name.clone(),
+            })
+            .collect();
         accounts.sort_by_key(|a| a.id);
 
         let neg_ttl = z.ttl.min(z.negative_ttl);
@@ -339,7 +413,11 @@ impl SnapshotWriter {
         // placeholder pointer.
         let mut rdata = Vec::new();
         let mut ptrs = Vec::new();
-        let mname = z.nameservers.first().map(|n| n.0.clone()).unwrap_or_else(|| apex.clone());
+        let mname = z
+            .nameservers
+            .first()
+            .map(|n| n.0.clone())
+            .unwrap_or_else(|| apex.clone());
         for name in [&mname, &z.hostmaster] {
             match relative_to_apex(name, &apex) {
                 Some(prefix) => {
@@ -395,7 +473,8 @@ impl SnapshotWriter {
 
 /// Encodes a snapshot into file bytes.
 pub fn encode(snap: &Snapshot) -> Result<Vec<u8>, BuildError> {
-    let archive = rkyv::to_bytes::<rkyv::rancor::BoxedError>(snap).map_err(|e| BuildError::Archive(e.to_string()))?;
+    let archive = rkyv::to_bytes::<rkyv::rancor::BoxedError>(snap)
+        .map_err(|e| BuildError::Archive(e.to_string()))?;
     let mut out = Vec::with_capacity(HEADER_LEN + archive.len());
     out.extend_from_slice(&MAGIC);
     out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
@@ -410,7 +489,10 @@ pub fn encode(snap: &Snapshot) -> Result<Vec<u8>, BuildError> {
 
 /// Writes `bytes` to `path` atomically, as a `BuildError`.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), BuildError> {
-    super::write_atomic_file(path, bytes).map_err(|source| BuildError::Io { path: path.to_path_buf(), source })
+    super::write_atomic_file(path, bytes).map_err(|source| BuildError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// The labels of `name` before `apex` (without the root), if `name` is at or
@@ -436,11 +518,20 @@ pub fn rfc3339(unix: u64) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", secs / 3600, secs / 60 % 60, secs % 60)
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
 }
 
 /// An A or AAAA RRset of host addresses (network byte order).
-fn host_rrset<const N: usize>(rtype: u16, ttl: u32, hosts: impl ExactSizeIterator<Item = [u8; N]>) -> RRset {
+fn host_rrset<const N: usize>(
+    rtype: u16,
+    ttl: u32,
+    hosts: impl ExactSizeIterator<Item = [u8; N]>,
+) -> RRset {
     let count = hosts.len();
     let mut w = Vec::with_capacity(count * (12 + N));
     for h in hosts {
@@ -450,7 +541,15 @@ fn host_rrset<const N: usize>(rtype: u16, ttl: u32, hosts: impl ExactSizeIterato
 }
 
 fn rrset(rtype: u16, count: u16, wire: Vec<u8>) -> RRset {
-    RRset { rtype, count, wire, rrsig_count: 0, rrsig_wire: Vec::new(), additional_count: 0, additional: Vec::new() }
+    RRset {
+        rtype,
+        count,
+        wire,
+        rrsig_count: 0,
+        rrsig_wire: Vec::new(),
+        additional_count: 0,
+        additional: Vec::new(),
+    }
 }
 
 fn touch(names: &mut BTreeMap<Vec<u8>, PendingName>, name: &[u8], audience: u32) {
@@ -459,10 +558,18 @@ fn touch(names: &mut BTreeMap<Vec<u8>, PendingName>, name: &[u8], audience: u32)
     e.explicit = true;
 }
 
-fn add_rrset(names: &mut BTreeMap<Vec<u8>, PendingName>, name: &[u8], audience: u32, set: RRset) -> Result<(), BuildError> {
+fn add_rrset(
+    names: &mut BTreeMap<Vec<u8>, PendingName>,
+    name: &[u8],
+    audience: u32,
+    set: RRset,
+) -> Result<(), BuildError> {
     let e = names.entry(name.to_vec()).or_default();
     if e.rrsets.iter().any(|r| r.rtype == set.rtype) {
-        return Err(BuildError::DuplicateRRset(NameDisplay(name).to_string(), type_name(set.rtype)));
+        return Err(BuildError::DuplicateRRset(
+            NameDisplay(name).to_string(),
+            type_name(set.rtype),
+        ));
     }
     e.audience = Some(audience);
     e.explicit = true;
@@ -500,7 +607,10 @@ mod tests {
 fn check_size(name: &[u8], rrset_len: usize) -> Result<(), BuildError> {
     let size = FIXED_OVERHEAD + name.len() + rrset_len;
     if size > wire::MAX_MESSAGE {
-        return Err(BuildError::AnswerTooLarge { name: NameDisplay(name).to_string(), size });
+        return Err(BuildError::AnswerTooLarge {
+            name: NameDisplay(name).to_string(),
+            size,
+        });
     }
     Ok(())
 }
@@ -509,7 +619,9 @@ fn check_size(name: &[u8], rrset_len: usize) -> Result<(), BuildError> {
 pub fn list_wire_name(list: &str, apex: &[u8]) -> Result<Vec<u8>, BuildError> {
     let labels = wire::name_from_text(list)?;
     if labels == [0] {
-        return Err(BuildError::Name(wire::NameError::EmptyLabel(list.to_string())));
+        return Err(BuildError::Name(wire::NameError::EmptyLabel(
+            list.to_string(),
+        )));
     }
     let mut out = labels[..labels.len() - 1].to_vec();
     out.extend_from_slice(apex);

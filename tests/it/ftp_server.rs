@@ -71,7 +71,11 @@ impl FtpServer {
             .spawn()
             .expect("start python3 FTP server");
         let mut line = String::new();
-        std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+            &mut line,
+        )
+        .unwrap();
         if line.starts_with("IMPORT-ERROR") {
             let _ = child.kill();
             let _ = child.wait();
@@ -83,7 +87,10 @@ impl FtpServer {
         let port = line.trim().parse().unwrap_or_else(|_| {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("FTP server did not start: {line:?}; log: {}", std::fs::read_to_string(&log).unwrap_or_default())
+            panic!(
+                "FTP server did not start: {line:?}; log: {}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            )
         });
         FtpServer { child, port, log }
     }
@@ -103,7 +110,10 @@ impl Drop for FtpServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
         if std::thread::panicking() {
-            eprintln!("FTP server log:\n{}", std::fs::read_to_string(&self.log).unwrap_or_default());
+            eprintln!(
+                "FTP server log:\n{}",
+                std::fs::read_to_string(&self.log).unwrap_or_default()
+            );
         }
     }
 }

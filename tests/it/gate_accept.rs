@@ -8,11 +8,18 @@ use crate::harness::*;
 
 fn run(args: &[&str]) -> (bool, String) {
     let o = Command::new(bin()).args(args).output().unwrap();
-    (o.status.success(), String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr))
+    (
+        o.status.success(),
+        String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr),
+    )
 }
 
 fn list_hosts(snapshot: &std::path::Path) -> u64 {
-    let o = Command::new(bin()).args(["snapshot", "inspect", "--json"]).arg(snapshot).output().unwrap();
+    let o = Command::new(bin())
+        .args(["snapshot", "inspect", "--json"])
+        .arg(snapshot)
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     v["lists"][0]["v4_hosts"].as_u64().unwrap()
@@ -43,10 +50,20 @@ fn a_shrunken_feed_is_held_back_until_the_operator_accepts_it() {
     // 95% gone: held back, last good version still published.
     std::fs::write(&feed, v4_hosts([10, 77, 0, 0], 5).join("\n")).unwrap();
     let (ok, out) = run(&["control", "--config", cfg, "--once"]);
-    assert!(ok && out.contains("held back: shrank from 100 to 5"), "{out}");
+    assert!(
+        ok && out.contains("held back: shrank from 100 to 5"),
+        "{out}"
+    );
     assert_eq!(list_hosts(&snap), 100);
-    let health: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(data.join("feeds.json")).unwrap()).unwrap();
-    assert!(health["f"]["held_back"].as_str().unwrap().contains("shrank from 100 to 5"), "{health}");
+    let health: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(data.join("feeds.json")).unwrap()).unwrap();
+    assert!(
+        health["f"]["held_back"]
+            .as_str()
+            .unwrap()
+            .contains("shrank from 100 to 5"),
+        "{health}"
+    );
     assert_eq!(health["f"]["entries"], 100);
 
     // Accepting something that is not held back fails clearly.
@@ -72,7 +89,11 @@ fn a_shrunken_feed_is_held_back_until_the_operator_accepts_it() {
 fn regression_issue3_adjacent_slash24s_stay_host_records() {
     let dir = tempdir();
     let feed = dir.path().join("feed.txt");
-    std::fs::write(&feed, "10.1.0.0/24\n10.1.1.0/24\n10.1.1.7\n10.8.0.0/16\n10.9.0.0/16\n").unwrap();
+    std::fs::write(
+        &feed,
+        "10.1.0.0/24\n10.1.1.0/24\n10.1.1.7\n10.8.0.0/16\n10.9.0.0/16\n",
+    )
+    .unwrap();
     let data = dir.path().join("data");
     let config = dir.path().join("feedwall.toml");
     std::fs::write(
@@ -82,7 +103,11 @@ fn regression_issue3_adjacent_slash24s_stay_host_records() {
     .unwrap();
     let (ok, out) = run(&["control", "--config", config.to_str().unwrap(), "--once"]);
     assert!(ok, "{out}");
-    let o = Command::new(bin()).args(["snapshot", "inspect", "--json"]).arg(data.join("snapshot.fw")).output().unwrap();
+    let o = Command::new(bin())
+        .args(["snapshot", "inspect", "--json"])
+        .arg(data.join("snapshot.fw"))
+        .output()
+        .unwrap();
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["lists"][0]["v4_hosts"], 512, "{v}");
     // The wide ones are aggregated: two adjacent /16s become one /15.

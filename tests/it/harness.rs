@@ -14,7 +14,11 @@ pub fn bin() -> PathBuf {
 /// Fails loudly when a tool the test needs is missing (the README's test
 /// command installs them: `tests/run-all.sh`).
 pub fn require_tool(tool: &str) -> PathBuf {
-    for dir in std::env::var("PATH").unwrap_or_default().split(':').chain(["/usr/sbin", "/sbin"]) {
+    for dir in std::env::var("PATH")
+        .unwrap_or_default()
+        .split(':')
+        .chain(["/usr/sbin", "/sbin"])
+    {
         let p = Path::new(dir).join(tool);
         if p.is_file() {
             return p;
@@ -25,7 +29,10 @@ pub fn require_tool(tool: &str) -> PathBuf {
 
 /// A temp directory removed at drop.
 pub fn tempdir() -> tempfile::TempDir {
-    tempfile::Builder::new().prefix("feedwall-it-").tempdir().expect("temp dir")
+    tempfile::Builder::new()
+        .prefix("feedwall-it-")
+        .tempdir()
+        .expect("temp dir")
 }
 
 /// Writes a list file with the given lines.
@@ -38,19 +45,28 @@ pub fn write_list(dir: &Path, name: &str, lines: &[String]) -> PathBuf {
 /// `n` distinct IPv4 hosts starting at `base`.
 pub fn v4_hosts(base: [u8; 4], n: usize) -> Vec<String> {
     let b = u32::from_be_bytes(base);
-    (0..n as u32).map(|i| std::net::Ipv4Addr::from(b + i).to_string()).collect()
+    (0..n as u32)
+        .map(|i| std::net::Ipv4Addr::from(b + i).to_string())
+        .collect()
 }
 
 /// `n` distinct IPv6 hosts under 2001:db8:<tag>::/64.
 pub fn v6_hosts(tag: u16, n: usize) -> Vec<String> {
     (0..n as u128)
-        .map(|i| std::net::Ipv6Addr::from((0x2001_0db8u128 << 96) | ((tag as u128) << 80) | (i + 1)).to_string())
+        .map(|i| {
+            std::net::Ipv6Addr::from((0x2001_0db8u128 << 96) | ((tag as u128) << 80) | (i + 1))
+                .to_string()
+        })
         .collect()
 }
 
 /// Runs `feedwall snapshot build` with the given arguments.
 pub fn snapshot_build(args: &[&str]) -> Output {
-    Command::new(bin()).args(["snapshot", "build"]).args(args).output().expect("run feedwall snapshot build")
+    Command::new(bin())
+        .args(["snapshot", "build"])
+        .args(args)
+        .output()
+        .expect("run feedwall snapshot build")
 }
 
 /// Builds a snapshot from lists (name, file) for `allow` prefixes; panics on failure.
@@ -69,7 +85,11 @@ pub fn build(out: &Path, lists: &[(&str, &Path)], allow: &[&str], extra: &[&str]
     args.extend(extra.iter().map(|s| s.to_string()));
     let argv: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
     let o = snapshot_build(&argv);
-    assert!(o.status.success(), "snapshot build failed: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "snapshot build failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
 
 /// A running responder; killed at drop.
@@ -95,15 +115,30 @@ impl Responder {
         for l in listen {
             cmd.arg("--listen").arg(l);
         }
-        cmd.arg("--ready-file").arg(&ready).arg("--stats-file").arg(&stats).args(["--workers", "2"]).args(extra);
+        cmd.arg("--ready-file")
+            .arg(&ready)
+            .arg("--stats-file")
+            .arg(&stats)
+            .args(["--workers", "2"])
+            .args(extra);
         cmd.stdout(Stdio::null()).stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("spawn feedwall dns");
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Ok(text) = std::fs::read_to_string(&ready) {
                 let v: serde_json::Value = serde_json::from_str(&text).expect("ready file JSON");
-                let addrs = v["listen"].as_array().expect("listen array").iter().map(|a| a.as_str().unwrap().parse().unwrap()).collect();
-                return Responder { child, addrs, stats, _dir: dir };
+                let addrs = v["listen"]
+                    .as_array()
+                    .expect("listen array")
+                    .iter()
+                    .map(|a| a.as_str().unwrap().parse().unwrap())
+                    .collect();
+                return Responder {
+                    child,
+                    addrs,
+                    stats,
+                    _dir: dir,
+                };
             }
             if let Ok(Some(status)) = child.try_wait() {
                 let mut err = String::new();
@@ -111,7 +146,10 @@ impl Responder {
                 child.stderr.take().unwrap().read_to_string(&mut err).ok();
                 panic!("feedwall dns exited early ({status}): {err}");
             }
-            assert!(Instant::now() < deadline, "feedwall dns did not become ready");
+            assert!(
+                Instant::now() < deadline,
+                "feedwall dns did not become ready"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -145,28 +183,53 @@ impl Drop for Responder {
 /// Runs a DNS client tool (dig/kdig) with a timeout, returning stdout.
 pub fn run_tool(tool: &str, args: &[String]) -> String {
     let path = require_tool(tool);
-    let out = Command::new(path).args(args).output().unwrap_or_else(|e| panic!("run {tool}: {e}"));
+    let out = Command::new(path)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("run {tool}: {e}"));
     String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
 }
 
 /// `kdig @addr -p port NAME TYPE` plus options.
 pub fn kdig(server: SocketAddr, name: &str, qtype: &str, opts: &[&str]) -> String {
-    let mut args = vec![format!("@{}", server.ip()), "-p".into(), server.port().to_string(), name.into(), qtype.into(), "+timeout=3".into(), "+retry=1".into()];
+    let mut args = vec![
+        format!("@{}", server.ip()),
+        "-p".into(),
+        server.port().to_string(),
+        name.into(),
+        qtype.into(),
+        "+timeout=3".into(),
+        "+retry=1".into(),
+    ];
     args.extend(opts.iter().map(|s| s.to_string()));
     run_tool("kdig", &args)
 }
 
 /// `dig` (BIND's) with options.
 pub fn dig(server: SocketAddr, name: &str, qtype: &str, opts: &[&str]) -> String {
-    let mut args = vec![format!("@{}", server.ip()), "-p".into(), server.port().to_string(), name.into(), qtype.into(), "+time=3".into(), "+tries=1".into()];
+    let mut args = vec![
+        format!("@{}", server.ip()),
+        "-p".into(),
+        server.port().to_string(),
+        name.into(),
+        qtype.into(),
+        "+time=3".into(),
+        "+tries=1".into(),
+    ];
     args.extend(opts.iter().map(|s| s.to_string()));
     run_tool("dig", &args)
 }
 
 /// The status word of a dig/kdig answer (NOERROR, NXDOMAIN, ...).
 pub fn status(out: &str) -> String {
-    let i = out.find("status: ").unwrap_or_else(|| panic!("no status in output:\n{out}"));
-    out[i + 8..].split(|c: char| c == ',' || c == ';' || c.is_whitespace()).next().unwrap().to_string()
+    let i = out
+        .find("status: ")
+        .unwrap_or_else(|| panic!("no status in output:\n{out}"));
+    out[i + 8..]
+        .split(|c: char| c == ',' || c == ';' || c.is_whitespace())
+        .next()
+        .unwrap()
+        .to_string()
 }
 
 /// Answer-section records of a given type in dig/kdig output.

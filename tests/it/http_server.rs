@@ -30,7 +30,10 @@ pub struct Request {
 impl Request {
     /// A header's value, empty when absent.
     pub fn header(&self, name: &str) -> &str {
-        self.headers.get(&name.to_ascii_lowercase()).map(String::as_str).unwrap_or("")
+        self.headers
+            .get(&name.to_ascii_lowercase())
+            .map(String::as_str)
+            .unwrap_or("")
     }
 }
 
@@ -47,23 +50,36 @@ pub struct Seen {
 pub enum Reply {
     /// Status line, headers, `Content-Length` (except for 304), body; then
     /// the connection is closed.
-    Respond { status: String, headers: Vec<(String, String)>, body: Vec<u8> },
+    Respond {
+        status: String,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+    },
     /// These bytes exactly (a hand-made, possibly broken response), then a
     /// pause of `stall` if any, then the connection is closed.
-    Raw { bytes: Vec<u8>, stall: Option<Duration> },
+    Raw {
+        bytes: Vec<u8>,
+        stall: Option<Duration>,
+    },
 }
 
 impl Reply {
     pub fn respond(status: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
         Reply::Respond {
             status: status.to_string(),
-            headers: headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             body: body.to_vec(),
         }
     }
 
     pub fn raw(bytes: &[u8], stall: Option<Duration>) -> Reply {
-        Reply::Raw { bytes: bytes.to_vec(), stall }
+        Reply::Raw {
+            bytes: bytes.to_vec(),
+            stall,
+        }
     }
 
     /// Sends nothing at all for `d` (a server that accepted and went silent).
@@ -73,8 +89,12 @@ impl Reply {
 
     fn status_code(&self) -> String {
         let line = match self {
-            Reply::Respond { status, .. } => return status.split(' ').next().unwrap_or("-").to_string(),
-            Reply::Raw { bytes, .. } => String::from_utf8_lossy(&bytes[..bytes.len().min(16)]).into_owned(),
+            Reply::Respond { status, .. } => {
+                return status.split(' ').next().unwrap_or("-").to_string()
+            }
+            Reply::Raw { bytes, .. } => {
+                String::from_utf8_lossy(&bytes[..bytes.len().min(16)]).into_owned()
+            }
         };
         match line.strip_prefix("HTTP/1.1 ") {
             Some(rest) => rest.split(' ').next().unwrap_or("-").to_string(),
@@ -108,7 +128,9 @@ impl HttpServer {
         tls: Option<TlsAcceptor>,
         handler: impl Fn(&Request) -> Reply + Send + Sync + 'static,
     ) -> HttpServer {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind test HTTP server");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind test HTTP server");
         let addr = listener.local_addr().unwrap();
         let log = Arc::new(Mutex::new(Log::default()));
         let task_log = log.clone();
@@ -116,7 +138,9 @@ impl HttpServer {
         let scheme = if tls.is_some() { "https" } else { "http" };
         tokio::spawn(async move {
             loop {
-                let Ok((conn, _)) = listener.accept().await else { return };
+                let Ok((conn, _)) = listener.accept().await else {
+                    return;
+                };
                 let log = task_log.clone();
                 let tls = tls.clone();
                 let handler = handler.clone();
@@ -146,12 +170,25 @@ impl HttpServer {
 
     /// Requests received for a path so far.
     pub fn hits(&self, path: &str) -> usize {
-        self.log.lock().unwrap().hits.get(path).copied().unwrap_or(0)
+        self.log
+            .lock()
+            .unwrap()
+            .hits
+            .get(path)
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Every logged request for a path, oldest first.
     pub fn requests(&self, path: &str) -> Vec<Seen> {
-        self.log.lock().unwrap().requests.iter().filter(|r| r.path == path).cloned().collect()
+        self.log
+            .lock()
+            .unwrap()
+            .requests
+            .iter()
+            .filter(|r| r.path == path)
+            .cloned()
+            .collect()
     }
 
     pub fn last_request(&self, path: &str) -> Seen {
@@ -175,7 +212,13 @@ async fn serve_one<S: AsyncRead + AsyncWrite + Unpin>(
     }
     let text = String::from_utf8_lossy(&head).into_owned();
     let mut lines = text.split("\r\n");
-    let path = lines.next().unwrap_or_default().split(' ').nth(1).unwrap_or("/").to_string();
+    let path = lines
+        .next()
+        .unwrap_or_default()
+        .split(' ')
+        .nth(1)
+        .unwrap_or("/")
+        .to_string();
     let headers: HashMap<String, String> = lines
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
@@ -186,11 +229,24 @@ async fn serve_one<S: AsyncRead + AsyncWrite + Unpin>(
         *n += 1;
         *n
     };
-    let request = Request { path: path.clone(), headers: headers.clone(), hit, server: addr };
+    let request = Request {
+        path: path.clone(),
+        headers: headers.clone(),
+        hit,
+        server: addr,
+    };
     let reply = handler(&request);
-    log.lock().unwrap().requests.push(Seen { path, headers, status: reply.status_code() });
+    log.lock().unwrap().requests.push(Seen {
+        path,
+        headers,
+        status: reply.status_code(),
+    });
     match reply {
-        Reply::Respond { status, headers, body } => {
+        Reply::Respond {
+            status,
+            headers,
+            body,
+        } => {
             let mut out = format!("HTTP/1.1 {status}\r\nConnection: close\r\n");
             for (k, v) in &headers {
                 out.push_str(&format!("{k}: {v}\r\n"));

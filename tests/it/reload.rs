@@ -33,10 +33,13 @@ fn a_set(m: &Message) -> BTreeSet<String> {
 }
 
 fn soa_serial(m: &Message) -> Option<u32> {
-    m.answers.iter().chain(m.authorities.iter()).find_map(|r| match &r.data {
-        RData::SOA(s) => Some(s.serial),
-        _ => None,
-    })
+    m.answers
+        .iter()
+        .chain(m.authorities.iter())
+        .find_map(|r| match &r.data {
+            RData::SOA(s) => Some(s.serial),
+            _ => None,
+        })
 }
 
 /// Builds variant snapshots: variant i lists 10.(50+i).0.1 .. +count.
@@ -48,7 +51,12 @@ fn variants(dir: &Path, n: usize) -> Vec<(PathBuf, BTreeSet<String>, u32)> {
             let f = write_list(dir, &format!("v{i}"), &hosts);
             let out = dir.join(format!("v{i}.fw"));
             let serial = (1000 + i).to_string();
-            build(&out, &[("swap", &f)], &["127.0.0.1/32"], &["--serial", &serial]);
+            build(
+                &out,
+                &[("swap", &f)],
+                &["127.0.0.1/32"],
+                &["--serial", &serial],
+            );
             (out, hosts.into_iter().collect(), 1000 + i as u32)
         })
         .collect()
@@ -64,7 +72,8 @@ fn install(source: &Path, target: &Path) {
 fn serial_of(addr: SocketAddr) -> u32 {
     let s = UdpSocket::bind("127.0.0.1:0").unwrap();
     s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
-    s.send_to(&query_bytes(7, "feedwall.internal.", RecordType::SOA), addr).unwrap();
+    s.send_to(&query_bytes(7, "feedwall.internal.", RecordType::SOA), addr)
+        .unwrap();
     let mut buf = [0u8; 4096];
     let (n, _) = s.recv_from(&mut buf).unwrap();
     soa_serial(&Message::from_vec(&buf[..n]).unwrap()).expect("SOA")
@@ -120,11 +129,18 @@ fn snapshots_swapped_many_times_a_second_under_dnsperf_load_lose_no_query() {
             let mut id = 0u16;
             while !stop.load(Ordering::Relaxed) {
                 id = id.wrapping_add(1);
-                s.send_to(&query_bytes(id, "0.swap.feedwall.internal.", RecordType::A), addr).unwrap();
+                s.send_to(
+                    &query_bytes(id, "0.swap.feedwall.internal.", RecordType::A),
+                    addr,
+                )
+                .unwrap();
                 match s.recv_from(&mut buf) {
                     Ok((n, _)) => {
                         let m = Message::from_vec(&buf[..n]).unwrap();
-                        if m.metadata.id == id && m.metadata.response_code == ResponseCode::NoError && valid.contains(&a_set(&m)) {
+                        if m.metadata.id == id
+                            && m.metadata.response_code == ResponseCode::NoError
+                            && valid.contains(&a_set(&m))
+                        {
                             ok += 1;
                         } else {
                             if bad == 0 {
@@ -163,7 +179,9 @@ fn snapshots_swapped_many_times_a_second_under_dnsperf_load_lose_no_query() {
                     let mut buf = vec![0u8; u16::from_be_bytes(len) as usize];
                     c.read_exact(&mut buf).unwrap();
                     let m = Message::from_vec(&buf).unwrap();
-                    if m.metadata.id == id.wrapping_sub(19).wrapping_add(k) && valid.contains(&a_set(&m)) {
+                    if m.metadata.id == id.wrapping_sub(19).wrapping_add(k)
+                        && valid.contains(&a_set(&m))
+                    {
                         ok += 1;
                     } else {
                         bad += 1;
@@ -188,16 +206,39 @@ fn snapshots_swapped_many_times_a_second_under_dnsperf_load_lose_no_query() {
     let (ok, bad, lost) = udp_checker.join().unwrap();
     let (tok, tbad) = tcp_checker.join().unwrap();
     let report = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "dnsperf failed: {report}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "dnsperf failed: {report}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let field = |key: &str| -> u64 {
-        let line = report.lines().find(|l| l.trim_start().starts_with(key)).unwrap_or_else(|| panic!("no {key} in {report}"));
-        line.split(':').nth(1).unwrap().split_whitespace().next().unwrap().parse().unwrap()
+        let line = report
+            .lines()
+            .find(|l| l.trim_start().starts_with(key))
+            .unwrap_or_else(|| panic!("no {key} in {report}"));
+        line.split(':')
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
     };
     let completed = field("Queries completed");
     let lost_dnsperf = field("Queries lost");
-    assert!(completed > 50_000, "dnsperf completed only {completed}:\n{report}");
-    assert_eq!(lost_dnsperf, 0, "no query may go unanswered across swaps:\n{report}");
-    assert!(report.contains("NOERROR") && !report.contains("SERVFAIL") && !report.contains("REFUSED"), "{report}");
+    assert!(
+        completed > 50_000,
+        "dnsperf completed only {completed}:\n{report}"
+    );
+    assert_eq!(
+        lost_dnsperf, 0,
+        "no query may go unanswered across swaps:\n{report}"
+    );
+    assert!(
+        report.contains("NOERROR") && !report.contains("SERVFAIL") && !report.contains("REFUSED"),
+        "{report}"
+    );
     assert!(swaps >= 100, "only {swaps} swaps");
     assert_eq!((bad, lost), (0, 0), "UDP checker: {ok} ok");
     assert!(ok > 100);
@@ -251,12 +292,23 @@ fn corrupt_truncated_or_wrong_version_snapshots_are_refused_and_the_previous_kee
             if c["counters"]["reload_failures"].as_u64().unwrap() >= failures {
                 break;
             }
-            assert!(Instant::now() < deadline, "{what}: reload failure never counted: {c}");
+            assert!(
+                Instant::now() < deadline,
+                "{what}: reload failure never counted: {c}"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
-        assert_eq!(serial_of(addr), 1000, "{what}: previous snapshot must keep serving");
+        assert_eq!(
+            serial_of(addr),
+            1000,
+            "{what}: previous snapshot must keep serving"
+        );
         // `inspect` refuses it with a clear error too.
-        let o = Command::new(bin()).args(["snapshot", "inspect"]).arg(&live).output().unwrap();
+        let o = Command::new(bin())
+            .args(["snapshot", "inspect"])
+            .arg(&live)
+            .output()
+            .unwrap();
         assert!(!o.status.success(), "{what}: inspect accepted a bad file");
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(err.contains("cannot load"), "{what}: {err}");
@@ -272,26 +324,55 @@ fn responder_exits_at_once_with_the_cause_when_it_cannot_start() {
     let vars = variants(dir.path(), 1);
     let run = |args: &[&str]| {
         let o = Command::new(bin()).arg("dns").args(args).output().unwrap();
-        (o.status.code(), String::from_utf8_lossy(&o.stderr).into_owned())
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
     };
     // Missing snapshot.
-    let (code, err) = run(&["--snapshot", "/nonexistent/snap.fw", "--listen", "127.0.0.1:0"]);
+    let (code, err) = run(&[
+        "--snapshot",
+        "/nonexistent/snap.fw",
+        "--listen",
+        "127.0.0.1:0",
+    ]);
     assert_eq!(code, Some(1), "{err}");
-    assert!(err.contains("cannot load snapshot") && err.contains("No such file"), "{err}");
+    assert!(
+        err.contains("cannot load snapshot") && err.contains("No such file"),
+        "{err}"
+    );
     // Corrupt first snapshot.
     let bad = dir.path().join("bad.fw");
     std::fs::write(&bad, b"FWSNAP\r\nnonsense").unwrap();
-    let (code, err) = run(&["--snapshot", bad.to_str().unwrap(), "--listen", "127.0.0.1:0"]);
+    let (code, err) = run(&[
+        "--snapshot",
+        bad.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+    ]);
     assert_eq!(code, Some(1));
     assert!(err.contains("cannot load snapshot"), "{err}");
     // Address in use (TCP held by another socket).
     let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = holder.local_addr().unwrap().port();
-    let (code, err) = run(&["--snapshot", vars[0].0.to_str().unwrap(), "--listen", &format!("127.0.0.1:{port}")]);
+    let (code, err) = run(&[
+        "--snapshot",
+        vars[0].0.to_str().unwrap(),
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+    ]);
     assert_eq!(code, Some(1));
-    assert!(err.contains("cannot bind") && err.contains(&port.to_string()), "{err}");
+    assert!(
+        err.contains("cannot bind") && err.contains(&port.to_string()),
+        "{err}"
+    );
     // An address this host does not have.
-    let (code, err) = run(&["--snapshot", vars[0].0.to_str().unwrap(), "--listen", "192.0.2.55:5353"]);
+    let (code, err) = run(&[
+        "--snapshot",
+        vars[0].0.to_str().unwrap(),
+        "--listen",
+        "192.0.2.55:5353",
+    ]);
     assert_eq!(code, Some(1));
     assert!(err.contains("cannot bind"), "{err}");
 }

@@ -48,9 +48,23 @@ fn start_unbound(dir: &std::path::Path, zone_clause: &str) -> Unbound {
         ),
     )
     .unwrap();
-    let check = Command::new(require_tool("unbound-checkconf")).arg(&conf).output().unwrap();
-    assert!(check.status.success(), "unbound-checkconf: {}", String::from_utf8_lossy(&check.stdout));
-    let child = Command::new(unbound).arg("-d").arg("-c").arg(&conf).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("start unbound");
+    let check = Command::new(require_tool("unbound-checkconf"))
+        .arg(&conf)
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "unbound-checkconf: {}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+    let child = Command::new(unbound)
+        .arg("-d")
+        .arg("-c")
+        .arg(&conf)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start unbound");
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let u = Unbound { child, addr };
     // Ready when it answers anything (SERVFAIL/REFUSED for other names is fine).
@@ -78,10 +92,24 @@ fn setup() -> (tempfile::TempDir, Responder) {
 }
 
 fn check_resolver(u: &Unbound) {
-    let out = kdig(u.addr, "0.big.feedwall.internal", "A", &["+tcp", "+timeout=10"]);
+    let out = kdig(
+        u.addr,
+        "0.big.feedwall.internal",
+        "A",
+        &["+tcp", "+timeout=10"],
+    );
     assert_eq!(status(&out), "NOERROR", "{}", &out[..out.len().min(800)]);
-    assert_eq!(answers(&out, "A").len(), 4000, "resolver returns the full chunk");
-    let out = kdig(u.addr, "0.big.feedwall.internal", "AAAA", &["+tcp", "+timeout=10"]);
+    assert_eq!(
+        answers(&out, "A").len(),
+        4000,
+        "resolver returns the full chunk"
+    );
+    let out = kdig(
+        u.addr,
+        "0.big.feedwall.internal",
+        "AAAA",
+        &["+tcp", "+timeout=10"],
+    );
     assert_eq!(answers(&out, "AAAA").len(), 2000);
     // Negative answers pass through too.
     let out = kdig(u.addr, "99.big.feedwall.internal", "A", &["+timeout=10"]);
@@ -92,7 +120,13 @@ fn check_resolver(u: &Unbound) {
 fn unbound_forward_zone_returns_the_full_chunk() {
     let (_d, r) = setup();
     let dir = tempdir();
-    let u = start_unbound(dir.path(), &format!("forward-zone:\n    name: \"feedwall.internal.\"\n    forward-addr: 127.0.0.1@{}\n", r.addr().port()));
+    let u = start_unbound(
+        dir.path(),
+        &format!(
+            "forward-zone:\n    name: \"feedwall.internal.\"\n    forward-addr: 127.0.0.1@{}\n",
+            r.addr().port()
+        ),
+    );
     check_resolver(&u);
 }
 
@@ -100,6 +134,12 @@ fn unbound_forward_zone_returns_the_full_chunk() {
 fn unbound_stub_zone_returns_the_full_chunk() {
     let (_d, r) = setup();
     let dir = tempdir();
-    let u = start_unbound(dir.path(), &format!("stub-zone:\n    name: \"feedwall.internal.\"\n    stub-addr: 127.0.0.1@{}\n", r.addr().port()));
+    let u = start_unbound(
+        dir.path(),
+        &format!(
+            "stub-zone:\n    name: \"feedwall.internal.\"\n    stub-addr: 127.0.0.1@{}\n",
+            r.addr().port()
+        ),
+    );
     check_resolver(&u);
 }

@@ -49,9 +49,17 @@ fn fixture(rel: &str) -> Vec<u8> {
 /// The exact entries of a fixture feed, from its `expected/<file>.json`.
 fn expected_entries(rel: &str) -> Vec<IpNet> {
     let (dir, file) = rel.rsplit_once('/').unwrap();
-    let path = fixtures().join(dir).join("expected").join(format!("{file}.json"));
+    let path = fixtures()
+        .join(dir)
+        .join("expected")
+        .join(format!("{file}.json"));
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-    v["entries"].as_array().unwrap().iter().map(|e| e.as_str().unwrap().parse().unwrap()).collect()
+    v["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_str().unwrap().parse().unwrap())
+        .collect()
 }
 
 /// What a list must serve: host addresses and the number of wide prefixes.
@@ -69,10 +77,14 @@ impl Expected {
         for net in nets {
             match *net {
                 IpNet::V4(n) if n.prefix_len() >= 24 => {
-                    out.v4.extend((u32::from(n.network())..=u32::from(n.broadcast())).map(Ipv4Addr::from));
+                    out.v4.extend(
+                        (u32::from(n.network())..=u32::from(n.broadcast())).map(Ipv4Addr::from),
+                    );
                 }
                 IpNet::V6(n) if n.prefix_len() >= 120 => {
-                    out.v6.extend((u128::from(n.network())..=u128::from(n.broadcast())).map(Ipv6Addr::from));
+                    out.v6.extend(
+                        (u128::from(n.network())..=u128::from(n.broadcast())).map(Ipv6Addr::from),
+                    );
                 }
                 other => wide.push(other),
             }
@@ -82,7 +94,10 @@ impl Expected {
     }
 
     fn chunks(&self) -> usize {
-        self.v4.len().div_ceil(MAX_A).max(self.v6.len().div_ceil(MAX_AAAA))
+        self.v4
+            .len()
+            .div_ceil(MAX_A)
+            .max(self.v6.len().div_ceil(MAX_AAAA))
     }
 }
 
@@ -109,19 +124,35 @@ fn feed_reply(modes: &Modes, req: &Request) -> Reply {
     let mode = modes.lock().unwrap().get(&req.path).cloned();
     match mode {
         None => Reply::respond("404 Not Found", &[], b"no such feed"),
-        Some(Mode::Serve { body, etag: None }) => Reply::respond("200 OK", &[("Content-Type", "text/plain")], &body),
-        Some(Mode::Serve { body, etag: Some(etag) }) => {
+        Some(Mode::Serve { body, etag: None }) => {
+            Reply::respond("200 OK", &[("Content-Type", "text/plain")], &body)
+        }
+        Some(Mode::Serve {
+            body,
+            etag: Some(etag),
+        }) => {
             if req.header("if-none-match") == etag {
                 Reply::respond("304 Not Modified", &[("ETag", &etag)], b"")
             } else {
-                Reply::respond("200 OK", &[("ETag", &etag), ("Content-Type", "text/plain")], &body)
+                Reply::respond(
+                    "200 OK",
+                    &[("ETag", &etag), ("Content-Type", "text/plain")],
+                    &body,
+                )
             }
         }
-        Some(Mode::Fail) => Reply::respond("500 Internal Server Error", &[("Content-Type", "text/plain")], b"oops"),
+        Some(Mode::Fail) => Reply::respond(
+            "500 Internal Server Error",
+            &[("Content-Type", "text/plain")],
+            b"oops",
+        ),
         Some(Mode::Stall) => Reply::silence(Duration::from_secs(20)),
         Some(Mode::Truncate { body }) => {
-            let mut out =
-                format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len()).into_bytes();
+            let mut out = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            )
+            .into_bytes();
             out.extend_from_slice(&body[..body.len() / 2]);
             Reply::raw(&out, None)
         }
@@ -137,11 +168,19 @@ struct FeedServer {
 
 impl FeedServer {
     fn start() -> FeedServer {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
         let modes: Modes = Arc::default();
         let m = modes.clone();
         let srv = rt.block_on(HttpServer::start(move |req| feed_reply(&m, req)));
-        FeedServer { srv, modes, _rt: rt }
+        FeedServer {
+            srv,
+            modes,
+            _rt: rt,
+        }
     }
 
     fn set(&self, path: &str, mode: Mode) {
@@ -149,7 +188,13 @@ impl FeedServer {
     }
 
     fn serve(&self, path: &str, body: &[u8], etag: &str) {
-        self.set(path, Mode::Serve { body: body.to_vec(), etag: Some(format!("\"{etag}\"")) });
+        self.set(
+            path,
+            Mode::Serve {
+                body: body.to_vec(),
+                etag: Some(format!("\"{etag}\"")),
+            },
+        );
     }
 }
 
@@ -187,28 +232,44 @@ fn run_feedwall(args: &[&str], scratch: &Path, timeout: Duration) -> (ExitStatus
         }
         if Instant::now() >= deadline {
             drop(child);
-            panic!("feedwall {args:?} did not finish within {timeout:?}; stderr:\n{}", std::fs::read_to_string(&err).unwrap_or_default());
+            panic!(
+                "feedwall {args:?} did not finish within {timeout:?}; stderr:\n{}",
+                std::fs::read_to_string(&err).unwrap_or_default()
+            );
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    (status, std::fs::read_to_string(&out).unwrap(), std::fs::read_to_string(&err).unwrap())
+    (
+        status,
+        std::fs::read_to_string(&out).unwrap(),
+        std::fs::read_to_string(&err).unwrap(),
+    )
 }
 
 /// `feedwall control --config F --once`; returns the serial written (None
 /// when the inputs were unchanged) and the progress output.
 fn sync(config: &Path, scratch: &Path) -> (Option<u32>, String) {
-    let (st, _, err) = run_feedwall(&["control", "--config", config.to_str().unwrap(), "--once"], scratch, SYNC_TIMEOUT);
+    let (st, _, err) = run_feedwall(
+        &["control", "--config", config.to_str().unwrap(), "--once"],
+        scratch,
+        SYNC_TIMEOUT,
+    );
     assert!(st.success(), "control --once failed ({st}):\n{err}");
     if err.contains("inputs unchanged; snapshot") {
         return (None, err);
     }
-    let i = err.find("(serial ").unwrap_or_else(|| panic!("no serial in the output:\n{err}"));
+    let i = err
+        .find("(serial ")
+        .unwrap_or_else(|| panic!("no serial in the output:\n{err}"));
     let serial = err[i + 8..].split(')').next().unwrap().parse().unwrap();
     (Some(serial), err)
 }
 
 fn unix_now() -> u64 {
-    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs()
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
 }
 
 /// The unix time an RFC 3339 `generated=` value stands for (searched near now).
@@ -239,7 +300,10 @@ fn wait_for_serial(addr: SocketAddr, serial: u32) {
         if got == Some(serial) {
             return;
         }
-        assert!(Instant::now() < deadline, "the responder never served serial {serial}; it answers:\n{out}");
+        assert!(
+            Instant::now() < deadline,
+            "the responder never served serial {serial}; it answers:\n{out}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -256,7 +320,9 @@ fn list_txt(addr: SocketAddr, list: &str) -> BTreeMap<String, String> {
         .skip(1)
         .step_by(2)
         .map(|s| {
-            let (k, v) = s.split_once('=').unwrap_or_else(|| panic!("TXT string {s:?} is not key=value"));
+            let (k, v) = s
+                .split_once('=')
+                .unwrap_or_else(|| panic!("TXT string {s:?} is not key=value"));
             (k.to_string(), v.to_string())
         })
         .collect()
@@ -264,15 +330,28 @@ fn list_txt(addr: SocketAddr, list: &str) -> BTreeMap<String, String> {
 
 /// Checks that a list serves exactly `want`, chunk by chunk, and that its
 /// TXT agrees. Returns the TXT fields.
-fn check_list(addr: SocketAddr, list: &str, want: &Expected, serial: u32) -> BTreeMap<String, String> {
+fn check_list(
+    addr: SocketAddr,
+    list: &str,
+    want: &Expected,
+    serial: u32,
+) -> BTreeMap<String, String> {
     let txt = list_txt(addr, list);
     let chunks = want.chunks();
-    let field = |k: &str| txt.get(k).unwrap_or_else(|| panic!("{list}: no {k}= in TXT {txt:?}")).clone();
+    let field = |k: &str| {
+        txt.get(k)
+            .unwrap_or_else(|| panic!("{list}: no {k}= in TXT {txt:?}"))
+            .clone()
+    };
     assert_eq!(field("chunks"), chunks.to_string(), "{list}: {txt:?}");
     assert_eq!(field("v4"), want.v4.len().to_string(), "{list}: {txt:?}");
     assert_eq!(field("v6"), want.v6.len().to_string(), "{list}: {txt:?}");
     assert_eq!(field("wide"), want.wide.to_string(), "{list}: {txt:?}");
-    assert_eq!(field("entries"), (want.v4.len() + want.v6.len() + want.wide).to_string(), "{list}: {txt:?}");
+    assert_eq!(
+        field("entries"),
+        (want.v4.len() + want.v6.len() + want.wide).to_string(),
+        "{list}: {txt:?}"
+    );
     assert_eq!(field("capacity"), CAPACITY.to_string(), "{list}: {txt:?}");
     assert_eq!(field("serial"), serial.to_string(), "{list}: {txt:?}");
 
@@ -282,18 +361,32 @@ fn check_list(addr: SocketAddr, list: &str, want: &Expected, serial: u32) -> BTr
         let name = format!("{i}.{list}.{ZONE}");
         let a = kdig(addr, &name, "A", &["+tcp"]);
         assert_eq!(status(&a), "NOERROR", "{name} A:\n{a}");
-        let got: Vec<Ipv4Addr> = answers(&a, "A").iter().map(|s| s.parse().unwrap()).collect();
+        let got: Vec<Ipv4Addr> = answers(&a, "A")
+            .iter()
+            .map(|s| s.parse().unwrap())
+            .collect();
         assert!(got.len() <= MAX_A, "{name}: {} A records", got.len());
         v4.extend(got);
         let aaaa = kdig(addr, &name, "AAAA", &["+tcp"]);
         assert_eq!(status(&aaaa), "NOERROR", "{name} AAAA:\n{aaaa}");
-        let got: Vec<Ipv6Addr> = answers(&aaaa, "AAAA").iter().map(|s| s.parse().unwrap()).collect();
+        let got: Vec<Ipv6Addr> = answers(&aaaa, "AAAA")
+            .iter()
+            .map(|s| s.parse().unwrap())
+            .collect();
         assert!(got.len() <= MAX_AAAA, "{name}: {} AAAA records", got.len());
         v6.extend(got);
     }
     let (n4, n6) = (v4.len(), v6.len());
-    let got = Expected { v4: v4.into_iter().collect(), v6: v6.into_iter().collect(), wide: want.wide };
-    assert_eq!((n4, n6), (got.v4.len(), got.v6.len()), "{list}: an address is served twice");
+    let got = Expected {
+        v4: v4.into_iter().collect(),
+        v6: v6.into_iter().collect(),
+        wide: want.wide,
+    };
+    assert_eq!(
+        (n4, n6),
+        (got.v4.len(), got.v6.len()),
+        "{list}: an address is served twice"
+    );
     if got != *want {
         let missing4: Vec<_> = want.v4.difference(&got.v4).take(10).collect();
         let extra4: Vec<_> = got.v4.difference(&want.v4).take(10).collect();
@@ -306,7 +399,10 @@ fn check_list(addr: SocketAddr, list: &str, want: &Expected, serial: u32) -> BTr
         let name = format!("{chunks}.{list}.{ZONE}");
         let out = kdig(addr, &name, "A", &["+tcp"]);
         assert_eq!(status(&out), "NOERROR", "{name}:\n{out}");
-        assert!(answers(&out, "A").is_empty(), "{name} should be empty:\n{out}");
+        assert!(
+            answers(&out, "A").is_empty(),
+            "{name} should be empty:\n{out}"
+        );
     }
     txt
 }
@@ -323,7 +419,10 @@ fn check_freshness(list: &str, txt: &BTreeMap<String, String>, from: u64, to: u6
         .parse()
         .unwrap();
     let oldest = generated - age;
-    assert!((from..=to).contains(&oldest), "{list}: oldest feed version at {oldest}, expected within {from}..={to} ({txt:?})");
+    assert!(
+        (from..=to).contains(&oldest),
+        "{list}: oldest feed version at {oldest}, expected within {from}..={to} ({txt:?})"
+    );
     generated
 }
 
@@ -337,13 +436,41 @@ struct Feed {
     format: &'static str,
 }
 
-const BLOCKLIST: Feed = Feed { id: "blocklist-de", fixture: "blocklist_de/all.txt", format: "plain" };
-const ET: Feed = Feed { id: "et-compromised", fixture: "emerging_threats/compromised-ips.txt", format: "plain" };
-const STIX: Feed = Feed { id: "stix", fixture: "stix21/bundle.json", format: "stix21" };
-const FEODO: Feed = Feed { id: "feodo", fixture: "feodo/ipblocklist.txt", format: "feodo" };
-const DROP: Feed = Feed { id: "spamhaus-drop", fixture: "spamhaus_drop_txt/drop.txt", format: "spamhaus_drop_txt" };
-const RANGES: Feed = Feed { id: "ranges", fixture: "ip_range/ranges.txt", format: "ip_range" };
-const TOR: Feed = Feed { id: "tor-exits", fixture: "tor_exit/torbulkexitlist", format: "tor_exit" };
+const BLOCKLIST: Feed = Feed {
+    id: "blocklist-de",
+    fixture: "blocklist_de/all.txt",
+    format: "plain",
+};
+const ET: Feed = Feed {
+    id: "et-compromised",
+    fixture: "emerging_threats/compromised-ips.txt",
+    format: "plain",
+};
+const STIX: Feed = Feed {
+    id: "stix",
+    fixture: "stix21/bundle.json",
+    format: "stix21",
+};
+const FEODO: Feed = Feed {
+    id: "feodo",
+    fixture: "feodo/ipblocklist.txt",
+    format: "feodo",
+};
+const DROP: Feed = Feed {
+    id: "spamhaus-drop",
+    fixture: "spamhaus_drop_txt/drop.txt",
+    format: "spamhaus_drop_txt",
+};
+const RANGES: Feed = Feed {
+    id: "ranges",
+    fixture: "ip_range/ranges.txt",
+    format: "ip_range",
+};
+const TOR: Feed = Feed {
+    id: "tor-exits",
+    fixture: "tor_exit/torbulkexitlist",
+    format: "tor_exit",
+};
 
 fn url_path(f: &Feed) -> String {
     format!("/{}", f.fixture)
@@ -351,7 +478,12 @@ fn url_path(f: &Feed) -> String {
 
 /// A config: feeds (id, url, format), lists (name, feed ids), the test
 /// device 127.0.0.1/32, a 2 s fetch timeout and no retries.
-fn write_config(dir: &Path, data: &Path, feeds: &[(&str, String, &str)], lists: &[(&str, &[&str])]) -> PathBuf {
+fn write_config(
+    dir: &Path,
+    data: &Path,
+    feeds: &[(&str, String, &str)],
+    lists: &[(&str, &[&str])],
+) -> PathBuf {
     let mut c = format!(
         "version = \"v1\"\ndata_dir = \"{}\"\n\n[zone]\napex = \"{ZONE}\"\n\n[fetch]\ntimeout = \"2s\"\nconnect_timeout = \"2s\"\nretries = 0\n",
         data.display()
@@ -361,7 +493,10 @@ fn write_config(dir: &Path, data: &Path, feeds: &[(&str, String, &str)], lists: 
     }
     for (name, ids) in lists {
         let ids: Vec<String> = ids.iter().map(|i| format!("\"{i}\"")).collect();
-        c.push_str(&format!("\n[[list]]\nname = \"{name}\"\nfeeds = [{}]\ncapacity = {CAPACITY}\n", ids.join(", ")));
+        c.push_str(&format!(
+            "\n[[list]]\nname = \"{name}\"\nfeeds = [{}]\ncapacity = {CAPACITY}\n",
+            ids.join(", ")
+        ));
     }
     c.push_str("\n[[device]]\nname = \"test\"\nprefixes = [\"127.0.0.1/32\"]\n");
     let path = dir.join("feedwall.toml");
@@ -375,7 +510,10 @@ fn health(data: &Path) -> serde_json::Value {
 
 /// A feed's status line in feeds.json.
 fn feed_status(h: &serde_json::Value, id: &str) -> String {
-    h[id]["status"].as_str().unwrap_or_else(|| panic!("no status for {id} in {h:#}")).to_string()
+    h[id]["status"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no status for {id} in {h:#}"))
+        .to_string()
 }
 
 fn host(net: &IpNet) -> String {
@@ -402,11 +540,17 @@ fn sidecar_sync_serves_exactly_the_feeds_and_keeps_the_last_good_version() {
     }
     let ftp_root = tempdir();
     let ftp_scratch = tempdir();
-    std::fs::write(ftp_root.path().join("torbulkexitlist"), fixture(TOR.fixture)).unwrap();
+    std::fs::write(
+        ftp_root.path().join("torbulkexitlist"),
+        fixture(TOR.fixture),
+    )
+    .unwrap();
     let ftp = FtpServer::start(ftp_root.path(), ftp_scratch.path());
 
-    let mut feeds: Vec<(&str, String, &str)> =
-        [&BLOCKLIST, &ET, &STIX, &FEODO, &DROP, &RANGES].iter().map(|f| (f.id, http.srv.url(&url_path(f)), f.format)).collect();
+    let mut feeds: Vec<(&str, String, &str)> = [&BLOCKLIST, &ET, &STIX, &FEODO, &DROP, &RANGES]
+        .iter()
+        .map(|f| (f.id, http.srv.url(&url_path(f)), f.format))
+        .collect();
     feeds.push((TOR.id, ftp.url("", "torbulkexitlist"), TOR.format));
     let lists: &[(&str, &[&str])] = &[
         ("attackers", &[BLOCKLIST.id, ET.id, STIX.id]),
@@ -447,7 +591,10 @@ fn sidecar_sync_serves_exactly_the_feeds_and_keeps_the_last_good_version() {
         ("hijacked", want(&[&DROP, &RANGES], &[])),
         ("tor", want(&[&TOR], &[])),
     ];
-    assert!(first[2].1.chunks() > 1, "the hijacked list should span several chunks");
+    assert!(
+        first[2].1.chunks() > 1,
+        "the hijacked list should span several chunks"
+    );
     assert!(!first[0].1.v6.is_empty() && first[0].1.wide > 0 && first[2].1.wide > 0);
     let mut generated1 = 0;
     for (list, expected) in &first {
@@ -463,25 +610,45 @@ fn sidecar_sync_serves_exactly_the_feeds_and_keeps_the_last_good_version() {
     http.serve(&url_path(&BLOCKLIST), shrunk_body.as_bytes(), "v2-shrunk");
     http.set(&url_path(&FEODO), Mode::Fail);
     http.set(&url_path(&DROP), Mode::Stall);
-    http.set(&url_path(&STIX), Mode::Truncate { body: fixture(STIX.fixture) });
+    http.set(
+        &url_path(&STIX),
+        Mode::Truncate {
+            body: fixture(STIX.fixture),
+        },
+    );
     // RANGES keeps serving v1: the conditional request gets a 304. TOR's
     // file is untouched on the FTP server (same MDTM and SIZE).
-    let added: Vec<IpNet> = vec!["198.18.7.1/32".parse().unwrap(), "2001:db8:77::5/128".parse().unwrap()];
+    let added: Vec<IpNet> = vec![
+        "198.18.7.1/32".parse().unwrap(),
+        "2001:db8:77::5/128".parse().unwrap(),
+    ];
     assert!(added.iter().all(|a| !entries(&ET).contains(a)));
     let mut et2 = fixture(ET.fixture);
     et2.extend_from_slice(b"198.18.7.1\r\n2001:db8:77::5\r\n");
     http.serve(&url_path(&ET), &et2, "v2");
 
     let (serial2, out2) = sync(&config, &scratch);
-    let serial2 = serial2.unwrap_or_else(|| panic!("the changed feed should give a new snapshot:\n{out2}"));
+    let serial2 =
+        serial2.unwrap_or_else(|| panic!("the changed feed should give a new snapshot:\n{out2}"));
     assert!(serial2 > serial1, "{serial2} <= {serial1}");
 
     // Every HTTP request of sync 2 was conditional (the ETag of sync 1 was
     // kept between runs), and the unchanged feed got its 304.
     for f in [&BLOCKLIST, &ET, &STIX, &FEODO, &DROP, &RANGES] {
         let reqs = http.srv.requests(&url_path(f));
-        assert_eq!(reqs.len(), 2, "{}: one request per sync (retries = 0): {reqs:?}", f.id);
-        assert_eq!(reqs[1].headers.get("if-none-match").map(String::as_str), Some("\"v1\""), "{}: {:?}", f.id, reqs[1]);
+        assert_eq!(
+            reqs.len(),
+            2,
+            "{}: one request per sync (retries = 0): {reqs:?}",
+            f.id
+        );
+        assert_eq!(
+            reqs[1].headers.get("if-none-match").map(String::as_str),
+            Some("\"v1\""),
+            "{}: {:?}",
+            f.id,
+            reqs[1]
+        );
     }
     assert_eq!(http.srv.requests(&url_path(&RANGES))[1].status, "304");
 
@@ -489,16 +656,49 @@ fn sidecar_sync_serves_exactly_the_feeds_and_keeps_the_last_good_version() {
     let st = |id: &str| feed_status(&h, id);
     assert_eq!(st(RANGES.id), "not modified", "{h:#}");
     assert_eq!(st(TOR.id), "not modified", "{h:#}");
-    assert!(st(FEODO.id).starts_with("failed: ") && st(FEODO.id).contains("HTTP 500"), "{}", st(FEODO.id));
-    assert!(st(DROP.id).starts_with("failed: ") && st(DROP.id).contains("timed out"), "{}", st(DROP.id));
-    assert!(st(STIX.id).starts_with("failed: ") && st(STIX.id).contains("truncated"), "{}", st(STIX.id));
+    assert!(
+        st(FEODO.id).starts_with("failed: ") && st(FEODO.id).contains("HTTP 500"),
+        "{}",
+        st(FEODO.id)
+    );
+    assert!(
+        st(DROP.id).starts_with("failed: ") && st(DROP.id).contains("timed out"),
+        "{}",
+        st(DROP.id)
+    );
+    assert!(
+        st(STIX.id).starts_with("failed: ") && st(STIX.id).contains("truncated"),
+        "{}",
+        st(STIX.id)
+    );
     let held = st(BLOCKLIST.id);
-    let shrank = format!("shrank from {} to {} entries", blocklist.len(), shrunk.len());
-    assert!(held.starts_with("held back: ") && held.contains(&shrank), "{held}");
-    assert!(h[BLOCKLIST.id]["held_back"].as_str().is_some_and(|r| r.contains(&shrank)), "{h:#}");
-    assert!(st(ET.id).starts_with(&format!("ok: {} entries (+2 -0)", entries(&ET).len() + 2)), "{}", st(ET.id));
+    let shrank = format!(
+        "shrank from {} to {} entries",
+        blocklist.len(),
+        shrunk.len()
+    );
+    assert!(
+        held.starts_with("held back: ") && held.contains(&shrank),
+        "{held}"
+    );
+    assert!(
+        h[BLOCKLIST.id]["held_back"]
+            .as_str()
+            .is_some_and(|r| r.contains(&shrank)),
+        "{h:#}"
+    );
+    assert!(
+        st(ET.id).starts_with(&format!("ok: {} entries (+2 -0)", entries(&ET).len() + 2)),
+        "{}",
+        st(ET.id)
+    );
     for f in [&BLOCKLIST, &STIX, &FEODO, &DROP, &RANGES, &TOR] {
-        assert_eq!(h[f.id]["entries"].as_u64(), Some(entries(f).len() as u64), "{} keeps its last good version: {h:#}", f.id);
+        assert_eq!(
+            h[f.id]["entries"].as_u64(),
+            Some(entries(f).len() as u64),
+            "{} keeps its last good version: {h:#}",
+            f.id
+        );
     }
     for id in [BLOCKLIST.id, STIX.id, FEODO.id, DROP.id] {
         assert!(h[id]["last_good"].is_string(), "{id}: {h:#}");
@@ -534,10 +734,22 @@ fn sidecar_sync_serves_exactly_the_feeds_and_keeps_the_last_good_version() {
         })
         .unwrap();
     assert!(second[0].1.v4.contains(&ip), "{ip} is still served");
-    let (st, out, err) = run_feedwall(&["check-ip", "--data", data.to_str().unwrap(), &ip.to_string()], &scratch, Duration::from_secs(30));
+    let (st, out, err) = run_feedwall(
+        &[
+            "check-ip",
+            "--data",
+            data.to_str().unwrap(),
+            &ip.to_string(),
+        ],
+        &scratch,
+        Duration::from_secs(30),
+    );
     assert!(st.success(), "check-ip failed: {err}");
     assert!(out.contains(&format!("{ip}: listed now by")), "{out}");
-    assert!(out.contains(&format!("[{}]", BLOCKLIST.id)) && out.contains(&format!("{ip}/32")), "{out}");
+    assert!(
+        out.contains(&format!("[{}]", BLOCKLIST.id)) && out.contains(&format!("{ip}/32")),
+        "{out}"
+    );
 
     // --- Sync 3: every server is back to its good version. The held-back
     // feed recovers (its source is back to the published version: 304), so
@@ -552,8 +764,21 @@ fn sidecar_sync_serves_exactly_the_feeds_and_keeps_the_last_good_version() {
         assert_eq!(feed_status(&h, id), "not modified", "{id}: {h:#}");
         assert!(h[id]["held_back"].is_null(), "{id}: {h:#}");
     }
-    let (st, _, err) = run_feedwall(&["feeds", "accept", BLOCKLIST.id, "--config", config.to_str().unwrap()], &scratch, Duration::from_secs(30));
-    assert!(!st.success() && err.contains("no held-back version"), "a recovered feed has nothing to accept: {err}");
+    let (st, _, err) = run_feedwall(
+        &[
+            "feeds",
+            "accept",
+            BLOCKLIST.id,
+            "--config",
+            config.to_str().unwrap(),
+        ],
+        &scratch,
+        Duration::from_secs(30),
+    );
+    assert!(
+        !st.success() && err.contains("no held-back version"),
+        "a recovered feed has nothing to accept: {err}"
+    );
     assert_eq!(served_serial(addr).0, Some(serial2));
 
     drop(responder);
@@ -573,12 +798,23 @@ fn sidecar_unchanged_inputs_keep_the_snapshot_byte_identical() {
     http.serve(&url_path(&FEODO), &fixture(FEODO.fixture), "feodo-v1");
     // No validators at all for this one: every fetch is a full 200.
     let drop_body = fixture(DROP.fixture);
-    http.set(&url_path(&DROP), Mode::Serve { body: drop_body.clone(), etag: None });
+    http.set(
+        &url_path(&DROP),
+        Mode::Serve {
+            body: drop_body.clone(),
+            etag: None,
+        },
+    );
     let feeds = vec![
         (FEODO.id, http.srv.url(&url_path(&FEODO)), FEODO.format),
         (DROP.id, http.srv.url(&url_path(&DROP)), DROP.format),
     ];
-    let config = write_config(work.path(), &data, &feeds, &[("botnet", &[FEODO.id]), ("hijacked", &[DROP.id, FEODO.id])]);
+    let config = write_config(
+        work.path(),
+        &data,
+        &feeds,
+        &[("botnet", &[FEODO.id]), ("hijacked", &[DROP.id, FEODO.id])],
+    );
     let snap = data.join("snapshot.fw");
 
     let (serial1, out) = sync(&config, &scratch);
@@ -590,7 +826,11 @@ fn sidecar_unchanged_inputs_keep_the_snapshot_byte_identical() {
     std::thread::sleep(Duration::from_millis(1100));
     let (serial, out) = sync(&config, &scratch);
     assert_eq!(serial, None, "unchanged inputs must not publish:\n{out}");
-    assert_eq!(std::fs::read(&snap).unwrap(), bytes1, "snapshot.fw changed although no input did");
+    assert_eq!(
+        std::fs::read(&snap).unwrap(),
+        bytes1,
+        "snapshot.fw changed although no input did"
+    );
     let h = health(&data);
     assert_eq!(feed_status(&h, FEODO.id), "not modified", "{h:#}");
     assert_eq!(feed_status(&h, DROP.id), "unchanged", "{h:#}");
@@ -599,7 +839,13 @@ fn sidecar_unchanged_inputs_keep_the_snapshot_byte_identical() {
     // A changed feed: a new snapshot with a higher serial.
     let mut changed = drop_body.clone();
     changed.extend_from_slice(b"198.18.9.0/24 ; SBL999999\n");
-    http.set(&url_path(&DROP), Mode::Serve { body: changed, etag: None });
+    http.set(
+        &url_path(&DROP),
+        Mode::Serve {
+            body: changed,
+            etag: None,
+        },
+    );
     let (serial2, out) = sync(&config, &scratch);
     let serial2 = serial2.unwrap_or_else(|| panic!("a changed feed must publish:\n{out}"));
     assert!(serial2 > serial1, "{serial2} <= {serial1}");

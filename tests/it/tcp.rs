@@ -45,7 +45,11 @@ fn pipelined_queries_on_one_connection_are_all_answered_in_order() {
     // 100 queries in one write, alternating 64 KB and small answers.
     let mut batch = Vec::new();
     for i in 0..100u16 {
-        let name = if i % 2 == 0 { "0.big.feedwall.internal" } else { "0.small.feedwall.internal" };
+        let name = if i % 2 == 0 {
+            "0.big.feedwall.internal"
+        } else {
+            "0.small.feedwall.internal"
+        };
         batch.extend_from_slice(&framed(i, name, 1));
     }
     c.write_all(&batch).unwrap();
@@ -61,7 +65,10 @@ fn pipelined_queries_on_one_connection_are_all_answered_in_order() {
         c.write_all(&[*b]).unwrap();
         std::thread::sleep(Duration::from_millis(1));
     }
-    assert_eq!(u16::from_be_bytes(read_answer(&mut c)[0..2].try_into().unwrap()), 999);
+    assert_eq!(
+        u16::from_be_bytes(read_answer(&mut c)[0..2].try_into().unwrap()),
+        999
+    );
 }
 
 #[test]
@@ -70,7 +77,8 @@ fn idle_and_stalled_connections_are_closed_and_do_not_stall_others() {
     let r = Responder::start_with(&snap, &["127.0.0.1:0"], &["--tcp-idle-timeout", "1"]);
     // A hostile client: half a message, then silence.
     let mut slow = TcpStream::connect(r.addr()).unwrap();
-    slow.write_all(&framed(1, "0.small.feedwall.internal", 1)[..7]).unwrap();
+    slow.write_all(&framed(1, "0.small.feedwall.internal", 1)[..7])
+        .unwrap();
     // A client that asks for 64 KB answers and never reads them.
     let mut deaf = TcpStream::connect(r.addr()).unwrap();
     let mut flood = Vec::new();
@@ -83,8 +91,12 @@ fn idle_and_stalled_connections_are_closed_and_do_not_stall_others() {
         let t = Instant::now();
         let mut c = TcpStream::connect(r.addr()).unwrap();
         c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        c.write_all(&framed(i, "0.small.feedwall.internal", 1)).unwrap();
-        assert_eq!(u16::from_be_bytes(read_answer(&mut c)[0..2].try_into().unwrap()), i);
+        c.write_all(&framed(i, "0.small.feedwall.internal", 1))
+            .unwrap();
+        assert_eq!(
+            u16::from_be_bytes(read_answer(&mut c)[0..2].try_into().unwrap()),
+            i
+        );
         assert!(t.elapsed() < Duration::from_secs(2));
     }
     // The idle one is closed by the server after the idle timeout.
@@ -101,10 +113,14 @@ fn idle_and_stalled_connections_are_closed_and_do_not_stall_others() {
 fn connections_beyond_the_cap_are_refused_and_counted() {
     let (_d, snap) = snapshot();
     let r = Responder::start_with(&snap, &["127.0.0.1:0"], &["--tcp-max-connections", "3"]);
-    let held: Vec<TcpStream> = (0..3).map(|_| TcpStream::connect(r.addr()).unwrap()).collect();
+    let held: Vec<TcpStream> = (0..3)
+        .map(|_| TcpStream::connect(r.addr()).unwrap())
+        .collect();
     std::thread::sleep(Duration::from_millis(200));
     let mut extra = TcpStream::connect(r.addr()).unwrap();
-    extra.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    extra
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
     let _ = extra.write_all(&framed(5, "0.small.feedwall.internal", 1));
     let mut buf = [0u8; 16];
     let n = extra.read(&mut buf).unwrap_or(0);
@@ -113,8 +129,12 @@ fn connections_beyond_the_cap_are_refused_and_counted() {
     std::thread::sleep(Duration::from_millis(200));
     let mut c = TcpStream::connect(r.addr()).unwrap();
     c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    c.write_all(&framed(6, "0.small.feedwall.internal", 1)).unwrap();
-    assert_eq!(u16::from_be_bytes(read_answer(&mut c)[0..2].try_into().unwrap()), 6);
+    c.write_all(&framed(6, "0.small.feedwall.internal", 1))
+        .unwrap();
+    assert_eq!(
+        u16::from_be_bytes(read_answer(&mut c)[0..2].try_into().unwrap()),
+        6
+    );
     std::thread::sleep(Duration::from_millis(1100));
     assert!(r.counters()["counters"]["tcp_rejected"].as_u64().unwrap() >= 1);
 }

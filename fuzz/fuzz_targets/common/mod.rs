@@ -27,12 +27,26 @@ fn net(s: &str) -> IpNet {
 }
 
 fn list(name: &str, audience: u32, capacity: Option<u32>, nets: Vec<IpNet>) -> ListSpec {
-    ListSpec { name: name.into(), audience, capacity, nets, source: "fuzz fixture".into() }
+    ListSpec {
+        name: name.into(),
+        audience,
+        capacity,
+        nets,
+        source: "fuzz fixture".into(),
+    }
 }
 
 fn devices(w: &mut SnapshotWriter) {
-    w.devices.push(DeviceSpec { name: "home".into(), account: ACCOUNT_HOME, prefixes: vec![net("127.0.0.1/32"), net("::1/128")] });
-    w.devices.push(DeviceSpec { name: "other".into(), account: ACCOUNT_OTHER, prefixes: vec![net("127.0.0.2/32")] });
+    w.devices.push(DeviceSpec {
+        name: "home".into(),
+        account: ACCOUNT_HOME,
+        prefixes: vec![net("127.0.0.1/32"), net("::1/128")],
+    });
+    w.devices.push(DeviceSpec {
+        name: "other".into(),
+        account: ACCOUNT_OTHER,
+        prefixes: vec![net("127.0.0.2/32")],
+    });
     w.accounts.push((ACCOUNT_HOME, "home".into()));
     w.accounts.push((ACCOUNT_OTHER, "other".into()));
 }
@@ -49,9 +63,23 @@ pub fn query_fixture() -> Vec<u8> {
     big.extend((0..9).map(|i| net(&format!("2001:db8:0:{i}::/120"))));
     big.push(net("172.16.0.0/12"));
     w.lists.push(list("big", 0, Some(6), big));
-    w.lists.push(list("small", 0, None, vec![net("192.0.2.1/32"), net("198.51.100.0/30"), net("2001:db8:ffff::1/128")]));
+    w.lists.push(list(
+        "small",
+        0,
+        None,
+        vec![
+            net("192.0.2.1/32"),
+            net("198.51.100.0/30"),
+            net("2001:db8:ffff::1/128"),
+        ],
+    ));
     w.lists.push(list("empty", 0, None, vec![]));
-    w.lists.push(list("custom.acct7", ACCOUNT_OTHER, None, vec![net("192.0.2.77/32"), net("2001:db8:7::7/128")]));
+    w.lists.push(list(
+        "custom.acct7",
+        ACCOUNT_OTHER,
+        None,
+        vec![net("192.0.2.77/32"), net("2001:db8:7::7/128")],
+    ));
     devices(&mut w);
     w.to_bytes().expect("fixture builds")
 }
@@ -64,8 +92,23 @@ pub fn small_fixture() -> Vec<u8> {
     let mut w = SnapshotWriter::new(zone, 7);
     // Fixed, so derived inputs (edits at offsets) reproduce exactly.
     w.created_unix = 0;
-    w.lists.push(list("small", 0, Some(2), vec![net("192.0.2.1/32"), net("192.0.2.8/31"), net("2001:db8::1/128"), net("10.0.0.0/8")]));
-    w.lists.push(list("custom.acct7", ACCOUNT_OTHER, None, vec![net("192.0.2.77/32")]));
+    w.lists.push(list(
+        "small",
+        0,
+        Some(2),
+        vec![
+            net("192.0.2.1/32"),
+            net("192.0.2.8/31"),
+            net("2001:db8::1/128"),
+            net("10.0.0.0/8"),
+        ],
+    ));
+    w.lists.push(list(
+        "custom.acct7",
+        ACCOUNT_OTHER,
+        None,
+        vec![net("192.0.2.77/32")],
+    ));
     devices(&mut w);
     w.to_bytes().expect("fixture builds")
 }
@@ -73,7 +116,11 @@ pub fn small_fixture() -> Vec<u8> {
 /// Wire form of a dotted name (no validation beyond label length).
 pub fn wire_name(text: &str) -> Vec<u8> {
     let mut out = Vec::new();
-    for label in text.trim_end_matches('.').split('.').filter(|l| !l.is_empty()) {
+    for label in text
+        .trim_end_matches('.')
+        .split('.')
+        .filter(|l| !l.is_empty())
+    {
         out.push(label.len() as u8);
         out.extend_from_slice(label.as_bytes());
     }
@@ -112,7 +159,11 @@ pub fn read_plain_name(msg: &[u8], mut pos: usize) -> Option<(Vec<u8>, usize)> {
             return None;
         }
         out.push(len as u8);
-        out.extend(msg.get(pos + 1..pos + 1 + len)?.iter().map(|b| b.to_ascii_lowercase()));
+        out.extend(
+            msg.get(pos + 1..pos + 1 + len)?
+                .iter()
+                .map(|b| b.to_ascii_lowercase()),
+        );
         pos += 1 + len;
     }
 }

@@ -26,30 +26,64 @@ pub fn invariants(format: Format, p: &Parsed) {
     // Sorted (IPv4 first, then address, then prefix length), unique,
     // host bits cleared.
     for w in p.entries.windows(2) {
-        assert!(w[0].net < w[1].net, "{format}: entries out of order or repeated: {} then {}", w[0].net, w[1].net);
+        assert!(
+            w[0].net < w[1].net,
+            "{format}: entries out of order or repeated: {} then {}",
+            w[0].net,
+            w[1].net
+        );
     }
     for e in &p.entries {
         assert_eq!(e.net, e.net.trunc(), "{format}: host bits set in {}", e.net);
         if let Some(d) = &e.detail {
-            assert!(**d != feeds::Detail::default(), "{format}: empty detail boxed");
+            assert!(
+                **d != feeds::Detail::default(),
+                "{format}: empty detail boxed"
+            );
             if let Some(c) = d.country {
                 let s = c.as_str();
-                assert!(s.len() == 2 && s.bytes().all(|b| b.is_ascii_uppercase()), "{format}: country {s:?}");
+                assert!(
+                    s.len() == 2 && s.bytes().all(|b| b.is_ascii_uppercase()),
+                    "{format}: country {s:?}"
+                );
             }
         }
     }
     let c = &p.counts;
-    assert_eq!(c.entry_occurrences, p.entries.len() + c.duplicates, "{format}: occurrences != entries + duplicates");
-    assert!(c.records <= c.entry_occurrences, "{format}: a record without an entry");
-    assert!(c.entry_occurrences == 0 || c.records > 0, "{format}: entries without a record");
-    assert_eq!(p.rejected.len(), c.rejected.min(MAX_PROBLEMS), "{format}: rejected list vs count");
-    assert_eq!(p.ignored.len(), c.ignored.min(MAX_PROBLEMS), "{format}: ignored list vs count");
+    assert_eq!(
+        c.entry_occurrences,
+        p.entries.len() + c.duplicates,
+        "{format}: occurrences != entries + duplicates"
+    );
+    assert!(
+        c.records <= c.entry_occurrences,
+        "{format}: a record without an entry"
+    );
+    assert!(
+        c.entry_occurrences == 0 || c.records > 0,
+        "{format}: entries without a record"
+    );
+    assert_eq!(
+        p.rejected.len(),
+        c.rejected.min(MAX_PROBLEMS),
+        "{format}: rejected list vs count"
+    );
+    assert_eq!(
+        p.ignored.len(),
+        c.ignored.min(MAX_PROBLEMS),
+        "{format}: ignored list vs count"
+    );
     assert_eq!(p.ipv4() + p.ipv6(), p.entries.len());
     // Problems in input order, one per record.
     for list in [&p.rejected, &p.ignored] {
         for w in list.windows(2) {
             if let (Some(a), Some(b)) = (index_of(&w[0].at), index_of(&w[1].at)) {
-                assert!(a < b, "{format}: problems out of order or twice: {} then {}", w[0].at, w[1].at);
+                assert!(
+                    a < b,
+                    "{format}: problems out of order or twice: {} then {}",
+                    w[0].at,
+                    w[1].at
+                );
             }
         }
     }
@@ -90,15 +124,38 @@ pub fn line_count(input: &[u8]) -> usize {
 pub fn lines_add_up(format: Format, input: &[u8], p: &Parsed) {
     let c = &p.counts;
     let units = line_count(input);
-    assert_eq!(c.records + c.rejected + c.ignored + c.skipped_non_records, units, "{format}: records {} + rejected {} + ignored {} + skipped {} != {units} lines", c.records, c.rejected, c.ignored, c.skipped_non_records);
-    let mut lines: Vec<usize> = p.rejected.iter().chain(&p.ignored).map(|pr| line_of(format, &pr.at)).collect();
+    assert_eq!(
+        c.records + c.rejected + c.ignored + c.skipped_non_records,
+        units,
+        "{format}: records {} + rejected {} + ignored {} + skipped {} != {units} lines",
+        c.records,
+        c.rejected,
+        c.ignored,
+        c.skipped_non_records
+    );
+    let mut lines: Vec<usize> = p
+        .rejected
+        .iter()
+        .chain(&p.ignored)
+        .map(|pr| line_of(format, &pr.at))
+        .collect();
     for w in p.rejected.windows(2) {
-        assert!(line_of(format, &w[0].at) < line_of(format, &w[1].at), "{format}: rejected lines out of order");
+        assert!(
+            line_of(format, &w[0].at) < line_of(format, &w[1].at),
+            "{format}: rejected lines out of order"
+        );
     }
     lines.sort_unstable();
     lines.dedup();
-    assert_eq!(lines.len(), p.rejected.len() + p.ignored.len(), "{format}: two problems on one line");
-    assert!(lines.last().is_none_or(|&l| l <= units), "{format}: problem past the last line");
+    assert_eq!(
+        lines.len(),
+        p.rejected.len() + p.ignored.len(),
+        "{format}: two problems on one line"
+    );
+    assert!(
+        lines.last().is_none_or(|&l| l <= units),
+        "{format}: problem past the last line"
+    );
 }
 
 fn line_of(format: Format, at: &Location) -> usize {
@@ -121,7 +178,10 @@ pub fn literal_addrs(texts: &[&[u8]]) -> Vec<IpAddr> {
         for run in text.split(|&c| !is_tok(c)).filter(|r| !r.is_empty()) {
             let mut try_one = |s: &[u8]| {
                 let s = trim_dots(s);
-                if let Some(a) = std::str::from_utf8(s).ok().and_then(|t| t.parse::<IpAddr>().ok()) {
+                if let Some(a) = std::str::from_utf8(s)
+                    .ok()
+                    .and_then(|t| t.parse::<IpAddr>().ok())
+                {
                     out.push(a);
                 }
             };
@@ -158,7 +218,11 @@ fn trim_dots(mut s: &[u8]) -> &[u8] {
 /// Every entry contains an address written in the input.
 pub fn entries_from_literals(format: Format, p: &Parsed, addrs: &[IpAddr]) {
     for e in &p.entries {
-        assert!(addrs.iter().any(|a| e.net.contains(a)), "{format}: entry {} contains no address written in the input", e.net);
+        assert!(
+            addrs.iter().any(|a| e.net.contains(a)),
+            "{format}: entry {} contains no address written in the input",
+            e.net
+        );
     }
 }
 
@@ -167,11 +231,21 @@ pub fn entries_from_literals(format: Format, p: &Parsed, addrs: &[IpAddr]) {
 /// written address; a CIDR's network address need not be written).
 pub fn entries_within_literals(format: Format, p: &Parsed, addrs: &[IpAddr]) {
     for e in &p.entries {
-        let fam: Vec<&IpAddr> = addrs.iter().filter(|a| a.is_ipv4() == matches!(e.net, IpNet::V4(_))).collect();
+        let fam: Vec<&IpAddr> = addrs
+            .iter()
+            .filter(|a| a.is_ipv4() == matches!(e.net, IpNet::V4(_)))
+            .collect();
         let (Some(lo), Some(hi)) = (fam.iter().min(), fam.iter().max()) else {
-            panic!("{format}: entry {} but no address of its family in the input", e.net);
+            panic!(
+                "{format}: entry {} but no address of its family in the input",
+                e.net
+            );
         };
-        assert!(e.net.network() <= **hi && **lo <= e.net.broadcast(), "{format}: entry {} outside [{lo}, {hi}]", e.net);
+        assert!(
+            e.net.network() <= **hi && **lo <= e.net.broadcast(),
+            "{format}: entry {} outside [{lo}, {hi}]",
+            e.net
+        );
     }
 }
 
@@ -183,7 +257,12 @@ pub fn json_unescape(input: &[u8]) -> Vec<u8> {
     while i < input.len() {
         if input[i] == b'\\' && i + 1 < input.len() {
             if input[i + 1] == b'u' {
-                if let Some(c) = input.get(i + 2..i + 6).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u32::from_str_radix(h, 16).ok()).and_then(char::from_u32) {
+                if let Some(c) = input
+                    .get(i + 2..i + 6)
+                    .and_then(|h| std::str::from_utf8(h).ok())
+                    .and_then(|h| u32::from_str_radix(h, 16).ok())
+                    .and_then(char::from_u32)
+                {
                     let mut buf = [0u8; 4];
                     out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
                     i += 6;
@@ -211,7 +290,11 @@ pub fn xml_text(input: &[u8], quoted: bool) -> Vec<u8> {
     while i < input.len() {
         let rest = &input[i..];
         let skip_to = |open: &[u8], close: &[u8]| -> Option<usize> {
-            rest.starts_with(open).then(|| rest.windows(close.len()).position(|w| w == close).map_or(rest.len(), |p| p + close.len()))
+            rest.starts_with(open).then(|| {
+                rest.windows(close.len())
+                    .position(|w| w == close)
+                    .map_or(rest.len(), |p| p + close.len())
+            })
         };
         if let Some(n) = skip_to(b"<!--", b"-->").or_else(|| skip_to(b"<?", b"?>")) {
             i += n;
@@ -253,8 +336,14 @@ pub fn decode_refs(text: &[u8]) -> Vec<u8> {
             if let Some(end) = text[i..].iter().take(40).position(|&c| c == b';') {
                 let name = &text[i + 1..i + end];
                 let c = match name {
-                    [b'#', b'x' | b'X', hex @ ..] => std::str::from_utf8(hex).ok().and_then(|h| u32::from_str_radix(h, 16).ok()).and_then(char::from_u32),
-                    [b'#', dec @ ..] => std::str::from_utf8(dec).ok().and_then(|d| d.parse::<u32>().ok()).and_then(char::from_u32),
+                    [b'#', b'x' | b'X', hex @ ..] => std::str::from_utf8(hex)
+                        .ok()
+                        .and_then(|h| u32::from_str_radix(h, 16).ok())
+                        .and_then(char::from_u32),
+                    [b'#', dec @ ..] => std::str::from_utf8(dec)
+                        .ok()
+                        .and_then(|d| d.parse::<u32>().ok())
+                        .and_then(char::from_u32),
                     b"lt" => Some('<'),
                     b"gt" => Some('>'),
                     b"amp" => Some('&'),
@@ -278,7 +367,11 @@ pub fn decode_refs(text: &[u8]) -> Vec<u8> {
 
 /// `bytes` without any of `drop`.
 pub fn without(bytes: &[u8], drop: &[u8]) -> Vec<u8> {
-    bytes.iter().copied().filter(|c| !drop.contains(c)).collect()
+    bytes
+        .iter()
+        .copied()
+        .filter(|c| !drop.contains(c))
+        .collect()
 }
 
 // ---------------------------------------------------------------------
@@ -356,7 +449,10 @@ fn naive_net(s: &str) -> Option<IpNet> {
     } else if a.is_ipv4() && l.contains('.') {
         let m = u32::from(l.parse::<std::net::Ipv4Addr>().ok()?);
         // A contiguous netmask, or a hostmask.
-        (0..=32u32).find(|&k| m == u32::MAX.checked_shl(32 - k).unwrap_or(0)).or_else(|| (0..=32u32).find(|&k| m == u32::MAX.checked_shr(k).unwrap_or(0)))? as u8
+        (0..=32u32)
+            .find(|&k| m == u32::MAX.checked_shl(32 - k).unwrap_or(0))
+            .or_else(|| (0..=32u32).find(|&k| m == u32::MAX.checked_shr(k).unwrap_or(0)))?
+            as u8
     } else {
         return None;
     };
@@ -367,12 +463,18 @@ fn naive_range(s: &str) -> Option<Vec<IpNet>> {
     let (a, b) = s.split_once('-')?;
     let (a, b) = (a.trim_ascii(), b.trim_ascii());
     match (a.parse::<IpAddr>().ok()?, b.parse::<IpAddr>().ok()?) {
-        (IpAddr::V4(a), IpAddr::V4(b)) if a <= b => {
-            Some(cover(u128::from(u32::from(a)), u128::from(u32::from(b)), 32).into_iter().map(|(x, l)| IpNet::V4(Ipv4Net::new((x as u32).into(), l).unwrap())).collect())
-        }
-        (IpAddr::V6(a), IpAddr::V6(b)) if a <= b => {
-            Some(cover(u128::from(a), u128::from(b), 128).into_iter().map(|(x, l)| IpNet::V6(Ipv6Net::new(x.into(), l).unwrap())).collect())
-        }
+        (IpAddr::V4(a), IpAddr::V4(b)) if a <= b => Some(
+            cover(u128::from(u32::from(a)), u128::from(u32::from(b)), 32)
+                .into_iter()
+                .map(|(x, l)| IpNet::V4(Ipv4Net::new((x as u32).into(), l).unwrap()))
+                .collect(),
+        ),
+        (IpAddr::V6(a), IpAddr::V6(b)) if a <= b => Some(
+            cover(u128::from(a), u128::from(b), 128)
+                .into_iter()
+                .map(|(x, l)| IpNet::V6(Ipv6Net::new(x.into(), l).unwrap()))
+                .collect(),
+        ),
         _ => None,
     }
 }
@@ -380,7 +482,13 @@ fn naive_range(s: &str) -> Option<Vec<IpNet>> {
 /// Minimal CIDR cover of `a..=b`: from each start, the largest aligned
 /// block that does not pass `b`, grown one bit at a time.
 fn cover(a: u128, b: u128, bits: u32) -> Vec<(u128, u8)> {
-    let mask = |k: u32| if k >= 128 { u128::MAX } else { (1u128 << k) - 1 };
+    let mask = |k: u32| {
+        if k >= 128 {
+            u128::MAX
+        } else {
+            (1u128 << k) - 1
+        }
+    };
     let mut out = Vec::new();
     let mut cur = a;
     loop {
@@ -401,7 +509,10 @@ fn cover(a: u128, b: u128, bits: u32) -> Vec<(u128, u8)> {
 pub fn matches_naive(format: Format, input: &[u8], p: &Parsed, ranges: bool) {
     let n = naive_list(input, ranges);
     let got: Vec<IpNet> = p.nets().collect();
-    assert_eq!(got, n.nets, "{format}: entries differ from the naive reading");
+    assert_eq!(
+        got, n.nets,
+        "{format}: entries differ from the naive reading"
+    );
     assert_eq!(p.counts.records, n.records, "{format}: records");
     assert_eq!(p.counts.skipped_non_records, n.skipped, "{format}: skipped");
     let rejected: Vec<usize> = p.rejected.iter().map(|r| line_of(format, &r.at)).collect();

@@ -62,7 +62,11 @@ fn row(cols: &[&[u8]]) -> Result<(ipnet::IpNet, Option<Box<Detail>>), addr::Reas
         Addr::V4(_) => 32,
         Addr::V6(_) => 128,
     };
-    let len = std::str::from_utf8(cols[2]).ok().and_then(|s| s.parse::<u8>().ok()).filter(|&l| l <= max).ok_or("invalid netblock length")?;
+    let len = std::str::from_utf8(cols[2])
+        .ok()
+        .and_then(|s| s.parse::<u8>().ok())
+        .filter(|&l| l <= max)
+        .ok_or("invalid netblock length")?;
     let net = addr::network(start, len);
     let end = match end {
         Addr::V4(a) => IpAddr::from(std::net::Ipv4Addr::from(a)),
@@ -71,7 +75,11 @@ fn row(cols: &[&[u8]]) -> Result<(ipnet::IpNet, Option<Box<Detail>>), addr::Reas
     if net.broadcast() != end {
         return Err("end of netblock does not match start/netblock");
     }
-    let text = |i: usize| cols.get(i).and_then(|c| std::str::from_utf8(c).ok()).filter(|s| !s.is_empty());
+    let text = |i: usize| {
+        cols.get(i)
+            .and_then(|c| std::str::from_utf8(c).ok())
+            .filter(|s| !s.is_empty())
+    };
     let detail = Detail {
         score: text(3).and_then(|s| s.parse().ok()),
         country: text(5).and_then(Country::parse),
@@ -88,7 +96,10 @@ pub fn sniff(head: &Head) -> u8 {
     if header {
         return 95;
     }
-    let tabbed = head.data_lines().take(5).all(|l| l.split('\t').count() >= 3);
+    let tabbed = head
+        .data_lines()
+        .take(5)
+        .all(|l| l.split('\t').count() >= 3);
     if head.contains_ci("dshield") && tabbed && head.data_lines().next().is_some() {
         80
     } else {

@@ -27,7 +27,14 @@ use crate::feeds::time::parse_time;
 use crate::feeds::FormatOptions;
 
 /// The CSV columns when the file has no header.
-const CSV_COLUMNS: [&str; 6] = ["first_seen_utc", "dst_ip", "dst_port", "c2_status", "last_online", "malware"];
+const CSV_COLUMNS: [&str; 6] = [
+    "first_seen_utc",
+    "dst_ip",
+    "dst_port",
+    "c2_status",
+    "last_online",
+    "malware",
+];
 
 pub fn parse(input: &[u8], _opts: &FormatOptions) -> Parsed {
     let head = Head::new(input);
@@ -40,7 +47,11 @@ pub fn parse(input: &[u8], _opts: &FormatOptions) -> Parsed {
 }
 
 fn is_csv(head: &Head) -> bool {
-    head.lines().take(40).any(|l| l.contains("dst_ip")) || head.data_lines().take(5).any(|l| l.starts_with('"') || l.contains(','))
+    head.lines().take(40).any(|l| l.contains("dst_ip"))
+        || head
+            .data_lines()
+            .take(5)
+            .any(|l| l.starts_with('"') || l.contains(','))
 }
 
 fn parse_json(body: &[u8]) -> Parsed {
@@ -121,8 +132,17 @@ fn parse_csv(text: &str) -> Parsed {
             b.reject(at, "wrong column count");
             continue;
         }
-        let col = |name: &str| header.iter().position(|h| h == name).and_then(|i| fields.get(i)).map(|f| f.as_ref());
-        let Some(ip) = col("dstip").or_else(|| col("ipaddress")).or_else(|| col("ip")) else {
+        let col = |name: &str| {
+            header
+                .iter()
+                .position(|h| h == name)
+                .and_then(|i| fields.get(i))
+                .map(|f| f.as_ref())
+        };
+        let Some(ip) = col("dstip")
+            .or_else(|| col("ipaddress"))
+            .or_else(|| col("ip"))
+        else {
             b.reject(at, "no dst_ip column");
             continue;
         };
@@ -130,7 +150,9 @@ fn parse_csv(text: &str) -> Parsed {
             Ok(net) => {
                 let detail = Detail {
                     category: col("malware").filter(|s| !s.is_empty()).map(Box::from),
-                    first_seen: col("firstseenutc").or_else(|| col("firstseen")).and_then(parse_time),
+                    first_seen: col("firstseenutc")
+                        .or_else(|| col("firstseen"))
+                        .and_then(parse_time),
                     ..Detail::default()
                 };
                 b.entry(net, detail.boxed_if_any());
@@ -145,12 +167,27 @@ fn parse_csv(text: &str) -> Parsed {
 pub fn sniff(head: &Head) -> u8 {
     if head.is_json() {
         let t = head.text;
-        return if t.contains("\"ip_address\"") && t.contains("\"malware\"") && !t.contains("\"phish_id\"") { 85 } else { 0 };
+        return if t.contains("\"ip_address\"")
+            && t.contains("\"malware\"")
+            && !t.contains("\"phish_id\"")
+        {
+            85
+        } else {
+            0
+        };
     }
-    if head.lines().take(40).any(|l| l.contains("dst_ip") && l.contains("c2_status")) {
+    if head
+        .lines()
+        .take(40)
+        .any(|l| l.contains("dst_ip") && l.contains("c2_status"))
+    {
         return 85;
     }
-    if head.comments().take(40).any(|c| c.to_ascii_lowercase().contains("feodo")) {
+    if head
+        .comments()
+        .take(40)
+        .any(|c| c.to_ascii_lowercase().contains("feodo"))
+    {
         return 80;
     }
     0

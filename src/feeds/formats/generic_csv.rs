@@ -106,10 +106,21 @@ fn first_row(fields: &[Cow<str>], opts: &FormatOptions) -> First {
         },
         Some(Column::Name(_)) => return First::NoColumn("column named but the file has no header"),
         None if header => columns::find(&names, columns::ADDRESS).unwrap_or(0),
-        None => fields.iter().position(|f| addr::parse_net(f.as_bytes()).is_ok()).unwrap_or(0),
+        None => fields
+            .iter()
+            .position(|f| addr::parse_net(f.as_bytes()).is_ok())
+            .unwrap_or(0),
     };
-    let detail = if header { DetailColumns::from_header(&names, address) } else { DetailColumns::default() };
-    let layout = Layout { columns: fields.len(), address, detail };
+    let detail = if header {
+        DetailColumns::from_header(&names, address)
+    } else {
+        DetailColumns::default()
+    };
+    let layout = Layout {
+        columns: fields.len(),
+        address,
+        detail,
+    };
     if header {
         First::Header(layout)
     } else {
@@ -119,7 +130,10 @@ fn first_row(fields: &[Cow<str>], opts: &FormatOptions) -> First {
 
 /// The first non-blank, non-comment line (for guessing the delimiter).
 fn first_record(text: &str) -> &str {
-    text.lines().map(str::trim).find(|l| !l.is_empty() && !l.starts_with('#')).unwrap_or("")
+    text.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#'))
+        .unwrap_or("")
 }
 
 /// Rows with a delimiter and a consistent field count.

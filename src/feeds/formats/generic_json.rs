@@ -65,7 +65,9 @@ pub fn parse(input: &[u8], opts: &FormatOptions) -> Parsed {
 
 /// More than one line, each starting a JSON object.
 fn is_json_lines(body: &[u8]) -> bool {
-    let mut lines = Lines::new(body).map(|(_, l)| l.trim_ascii()).filter(|l| !l.is_empty());
+    let mut lines = Lines::new(body)
+        .map(|(_, l)| l.trim_ascii())
+        .filter(|l| !l.is_empty());
     match (lines.next(), lines.next()) {
         (Some(a), Some(b)) => a.starts_with(b"{") && a.ends_with(b"}") && b.starts_with(b"{"),
         _ => false,
@@ -84,7 +86,10 @@ fn element(b: &mut Builder, at: Location, el: Element, field: Option<&[&str]>) {
         Value::String(_) => (&v, None),
         Value::Object(obj) => {
             let found = match field {
-                Some(path) => path.iter().try_fold(&v, |v, k| v.get(k)).map(|x| (path[0], x)),
+                Some(path) => path
+                    .iter()
+                    .try_fold(&v, |v, k| v.get(k))
+                    .map(|x| (path[0], x)),
                 None => columns::member(obj, columns::ADDRESS),
             };
             let Some((key, value)) = found else {
@@ -100,7 +105,9 @@ fn element(b: &mut Builder, at: Location, el: Element, field: Option<&[&str]>) {
     };
     let mut nets = Vec::new();
     let result = match value {
-        Value::Array(items) if !items.is_empty() => items.iter().try_for_each(|x| nets_of(x, &mut nets)),
+        Value::Array(items) if !items.is_empty() => {
+            items.iter().try_for_each(|x| nets_of(x, &mut nets))
+        }
         _ => nets_of(value, &mut nets),
     };
     match result {

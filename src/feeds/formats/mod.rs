@@ -262,7 +262,10 @@ impl Format {
         if n == "auto" {
             return Some(Format::Auto);
         }
-        FORMATS.iter().find(|s| s.name == n || s.aliases.contains(&n.as_str())).map(|s| s.format)
+        FORMATS
+            .iter()
+            .find(|s| s.name == n || s.aliases.contains(&n.as_str()))
+            .map(|s| s.format)
     }
 }
 
@@ -318,7 +321,10 @@ mod tests {
         assert_eq!("Generic-CSV".parse::<Format>(), Ok(Format::GenericCsv));
         assert_eq!("AUTO".parse::<Format>(), Ok(Format::Auto));
         let e = "nope".parse::<Format>().unwrap_err().to_string();
-        assert!(e.contains("unknown feed format \"nope\"") && e.contains("stix21"), "{e}");
+        assert!(
+            e.contains("unknown feed format \"nope\"") && e.contains("stix21"),
+            "{e}"
+        );
     }
 
     #[test]

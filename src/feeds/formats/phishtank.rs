@@ -29,7 +29,16 @@ use crate::feeds::time::parse_time;
 use crate::feeds::FormatOptions;
 
 /// The CSV columns when the file has no header.
-const CSV_COLUMNS: [&str; 8] = ["phish_id", "url", "phish_detail_url", "submission_time", "verified", "verification_time", "online", "target"];
+const CSV_COLUMNS: [&str; 8] = [
+    "phish_id",
+    "url",
+    "phish_detail_url",
+    "submission_time",
+    "verified",
+    "verification_time",
+    "online",
+    "target",
+];
 
 pub fn parse(input: &[u8], _opts: &FormatOptions) -> Parsed {
     let body = lines::strip_bom(input);
@@ -119,7 +128,13 @@ fn parse_csv(text: &str) -> Parsed {
             b.reject(at, "wrong column count");
             continue;
         }
-        let col = |name: &str| header.iter().position(|h| h == name).and_then(|i| fields.get(i)).map(|f| f.as_ref());
+        let col = |name: &str| {
+            header
+                .iter()
+                .position(|h| h == name)
+                .and_then(|i| fields.get(i))
+                .map(|f| f.as_ref())
+        };
         match url_host(col("url").unwrap_or("")) {
             UrlHost::Ip(a) => {
                 let detail = Detail {
@@ -197,14 +212,32 @@ mod tests {
 
     #[test]
     fn url_hosts() {
-        assert_eq!(url_host("http://198.51.100.7:8080/a?b"), UrlHost::Ip(Addr::V4(0xC633_6407)));
-        assert_eq!(url_host("https://[2001:db8::1]/x"), UrlHost::Ip(Addr::V6(0x2001_0db8 << 96 | 1)));
-        assert_eq!(url_host("http://[2001:db8::1]:8443"), UrlHost::Ip(Addr::V6(0x2001_0db8 << 96 | 1)));
-        assert_eq!(url_host("http://user:pw@198.51.100.7/"), UrlHost::Ip(Addr::V4(0xC633_6407)));
+        assert_eq!(
+            url_host("http://198.51.100.7:8080/a?b"),
+            UrlHost::Ip(Addr::V4(0xC633_6407))
+        );
+        assert_eq!(
+            url_host("https://[2001:db8::1]/x"),
+            UrlHost::Ip(Addr::V6(0x2001_0db8 << 96 | 1))
+        );
+        assert_eq!(
+            url_host("http://[2001:db8::1]:8443"),
+            UrlHost::Ip(Addr::V6(0x2001_0db8 << 96 | 1))
+        );
+        assert_eq!(
+            url_host("http://user:pw@198.51.100.7/"),
+            UrlHost::Ip(Addr::V4(0xC633_6407))
+        );
         assert_eq!(url_host("http://login.example/198.51.100.7"), UrlHost::Name);
         assert_eq!(url_host("http://1.2.3.4.example/"), UrlHost::Name);
-        assert_eq!(url_host("http://010.1.2.3/"), UrlHost::Invalid("invalid IPv4 literal in URL"));
-        assert_eq!(url_host("http://[2001:zz::1]/"), UrlHost::Invalid("invalid IPv6 literal in URL"));
+        assert_eq!(
+            url_host("http://010.1.2.3/"),
+            UrlHost::Invalid("invalid IPv4 literal in URL")
+        );
+        assert_eq!(
+            url_host("http://[2001:zz::1]/"),
+            UrlHost::Invalid("invalid IPv6 literal in URL")
+        );
         assert_eq!(url_host(""), UrlHost::Invalid("empty URL"));
     }
 }

@@ -21,7 +21,12 @@ pub fn sniff(head: &Head) -> u8 {
         return 0;
     }
     let sample: Vec<&str> = head.data_lines().take(20).collect();
-    let good = sample.iter().filter(|l| crate::feeds::addr::parse_net(lines::strip_trailing_comment(l.as_bytes())).is_ok()).count();
+    let good = sample
+        .iter()
+        .filter(|l| {
+            crate::feeds::addr::parse_net(lines::strip_trailing_comment(l.as_bytes())).is_ok()
+        })
+        .count();
     if !sample.is_empty() && good * 2 >= sample.len() {
         10
     } else {

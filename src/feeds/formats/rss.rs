@@ -96,7 +96,10 @@ pub fn parse(input: &[u8], _opts: &FormatOptions) -> Parsed {
                     }
                     (Some(it), None) => match field_of(local.as_ref()) {
                         // Only the item's own children; the first category.
-                        Some(f) if nested == 0 && (f != Field::Category || it.category.trim().is_empty()) => {
+                        Some(f)
+                            if nested == 0
+                                && (f != Field::Category || it.category.trim().is_empty()) =>
+                        {
                             // Several texts of one item are kept apart.
                             it.buffer(f).push('\n');
                             field = Some((f, 0));
@@ -108,7 +111,10 @@ pub fn parse(input: &[u8], _opts: &FormatOptions) -> Parsed {
             Event::Empty(e) => {
                 // Atom: <category term="..."/>.
                 if let (Some(it), None) = (&mut item, &field) {
-                    if nested == 0 && e.local_name().as_ref() == b"category" && it.category.trim().is_empty() {
+                    if nested == 0
+                        && e.local_name().as_ref() == b"category"
+                        && it.category.trim().is_empty()
+                    {
                         if let Ok(Some(term)) = e.try_get_attribute("term") {
                             it.category = String::from_utf8_lossy(&term.value).into_owned();
                         }
@@ -145,7 +151,9 @@ pub fn parse(input: &[u8], _opts: &FormatOptions) -> Parsed {
                     let name = String::from_utf8_lossy(&r);
                     match r.resolve_char_ref() {
                         Ok(Some(c)) => it.buffer(f).push(c),
-                        _ => it.buffer(f).push_str(quick_xml::escape::resolve_xml_entity(&name).unwrap_or(" ")),
+                        _ => it
+                            .buffer(f)
+                            .push_str(quick_xml::escape::resolve_xml_entity(&name).unwrap_or(" ")),
                     }
                 }
             }

@@ -47,7 +47,14 @@ pub fn parse(input: &[u8], _opts: &FormatOptions) -> Parsed {
         };
         match addr::parse_net(cidr.as_bytes()) {
             Ok(net) => {
-                b.entry(net, Detail { reference: json::text_field(&v, "sblid"), ..Detail::default() }.boxed_if_any());
+                b.entry(
+                    net,
+                    Detail {
+                        reference: json::text_field(&v, "sblid"),
+                        ..Detail::default()
+                    }
+                    .boxed_if_any(),
+                );
                 b.record();
             }
             Err(reason) => b.reject(at, reason),

@@ -22,8 +22,18 @@ pub fn parse(input: &[u8], _opts: &FormatOptions) -> Parsed {
         };
         match addr::parse_net(cidr) {
             Ok(net) => {
-                let reference = std::str::from_utf8(sbl).ok().filter(|s| !s.is_empty()).map(Box::from);
-                b.entry(net, Detail { reference, ..Detail::default() }.boxed_if_any());
+                let reference = std::str::from_utf8(sbl)
+                    .ok()
+                    .filter(|s| !s.is_empty())
+                    .map(Box::from);
+                b.entry(
+                    net,
+                    Detail {
+                        reference,
+                        ..Detail::default()
+                    }
+                    .boxed_if_any(),
+                );
                 b.record();
             }
             Err(reason) => b.reject(Location::Line(n), reason),
@@ -36,10 +46,18 @@ pub fn sniff(head: &Head) -> u8 {
     if head.is_json() {
         return 0;
     }
-    let sbl = head.data_lines().take(50).filter(|l| l.contains("; SBL") || l.contains(";SBL")).count();
+    let sbl = head
+        .data_lines()
+        .take(50)
+        .filter(|l| l.contains("; SBL") || l.contains(";SBL"))
+        .count();
     if sbl > 0 {
         90
-    } else if head.comments().take(20).any(|c| c.to_ascii_lowercase().contains("spamhaus")) {
+    } else if head
+        .comments()
+        .take(20)
+        .any(|c| c.to_ascii_lowercase().contains("spamhaus"))
+    {
         70
     } else {
         0

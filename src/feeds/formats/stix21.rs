@@ -30,9 +30,15 @@ pub fn parse(input: &[u8], _opts: &FormatOptions) -> Parsed {
     let body = lines::strip_bom(input);
     let mut b = Builder::default();
     match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Array(objects)) => objects.into_iter().enumerate().for_each(|(i, o)| object(&mut b, i, o)),
+        Ok(Value::Array(objects)) => objects
+            .into_iter()
+            .enumerate()
+            .for_each(|(i, o)| object(&mut b, i, o)),
         Ok(Value::Object(mut doc)) => match doc.remove("objects") {
-            Some(Value::Array(objects)) => objects.into_iter().enumerate().for_each(|(i, o)| object(&mut b, i, o)),
+            Some(Value::Array(objects)) => objects
+                .into_iter()
+                .enumerate()
+                .for_each(|(i, o)| object(&mut b, i, o)),
             // A single object.
             _ => object(&mut b, 0, Value::Object(doc)),
         },
@@ -85,7 +91,11 @@ fn object(b: &mut Builder, i: usize, o: Value) {
             let detail = Detail {
                 reference: json::text_field(&o, "id"),
                 first_seen: json::str_field(&o, "valid_from").and_then(parse_time),
-                category: o.get("indicator_types").and_then(|t| t.get(0)).and_then(Value::as_str).map(Box::from),
+                category: o
+                    .get("indicator_types")
+                    .and_then(|t| t.get(0))
+                    .and_then(Value::as_str)
+                    .map(Box::from),
                 score: json::score_field(&o, "confidence"),
                 ..Detail::default()
             };
@@ -179,7 +189,10 @@ fn skip_spaces(p: &[u8], mut i: usize) -> usize {
 }
 
 fn word_at(p: &[u8], i: usize, w: &[u8]) -> bool {
-    p[i.min(p.len())..].starts_with(w) && !p.get(i + w.len()).is_some_and(|c| c.is_ascii_alphanumeric())
+    p[i.min(p.len())..].starts_with(w)
+        && !p
+            .get(i + w.len())
+            .is_some_and(|c| c.is_ascii_alphanumeric())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -205,7 +218,14 @@ impl Op {
 
 fn operator(p: &[u8], i: usize) -> Op {
     let rest = &p[i.min(p.len())..];
-    for (text, op) in [(&b"!="[..], Op::Other(2)), (b"<=", Op::Other(2)), (b">=", Op::Other(2)), (b"=", Op::Eq), (b"<", Op::Other(1)), (b">", Op::Other(1))] {
+    for (text, op) in [
+        (&b"!="[..], Op::Other(2)),
+        (b"<=", Op::Other(2)),
+        (b">=", Op::Other(2)),
+        (b"=", Op::Eq),
+        (b"<", Op::Other(1)),
+        (b">", Op::Other(1)),
+    ] {
         if rest.starts_with(text) {
             return op;
         }
@@ -247,7 +267,10 @@ fn string_literal(p: &[u8], i: usize) -> Option<(String, usize)> {
 /// A JSON document that carries indicator patterns.
 pub fn sniff(head: &Head) -> u8 {
     let t = head.text;
-    if head.is_json() && t.contains("\"pattern\"") && (t.contains("\"bundle\"") || t.contains("\"indicator\"")) {
+    if head.is_json()
+        && t.contains("\"pattern\"")
+        && (t.contains("\"bundle\"") || t.contains("\"indicator\""))
+    {
         95
     } else {
         0
@@ -265,21 +288,45 @@ mod tests {
 
     #[test]
     fn patterns() {
-        assert_eq!(values("[ipv4-addr:value = '198.51.100.7']"), Ok((1, vec!["198.51.100.7/32".into()])));
+        assert_eq!(
+            values("[ipv4-addr:value = '198.51.100.7']"),
+            Ok((1, vec!["198.51.100.7/32".into()]))
+        );
         assert_eq!(
             values("[ipv4-addr:value = '1.2.3.4' OR ipv4-addr:value = '5.6.7.8'] OR [ipv6-addr:value = '2001:DB8::/32']"),
             Ok((3, vec!["1.2.3.4/32".into(), "5.6.7.8/32".into(), "2001:db8::/32".into()]))
         );
-        assert_eq!(values("[ipv4-addr:value ISSUBSET '198.51.100.0/24']"), Ok((1, vec!["198.51.100.0/24".into()])));
-        assert_eq!(values("[ipv4-addr:value IN ('1.1.1.1', '2.2.2.2')]"), Ok((1, vec!["1.1.1.1/32".into(), "2.2.2.2/32".into()])));
+        assert_eq!(
+            values("[ipv4-addr:value ISSUBSET '198.51.100.0/24']"),
+            Ok((1, vec!["198.51.100.0/24".into()]))
+        );
+        assert_eq!(
+            values("[ipv4-addr:value IN ('1.1.1.1', '2.2.2.2')]"),
+            Ok((1, vec!["1.1.1.1/32".into(), "2.2.2.2/32".into()]))
+        );
         assert_eq!(values("[ipv4-addr:value != '1.1.1.1']"), Ok((1, vec![])));
         assert_eq!(values("[ipv4-addr:value NOT = '1.1.1.1']"), Ok((1, vec![])));
-        assert_eq!(values("[domain-name:value = 'ipv4-addr:value.example']"), Ok((0, vec![])));
-        assert_eq!(values("[network-traffic:dst_ref.type = 'ipv4-addr']"), Ok((0, vec![])));
+        assert_eq!(
+            values("[domain-name:value = 'ipv4-addr:value.example']"),
+            Ok((0, vec![]))
+        );
+        assert_eq!(
+            values("[network-traffic:dst_ref.type = 'ipv4-addr']"),
+            Ok((0, vec![]))
+        );
         assert_eq!(values("[ipv4-addr:value = ]"), Err("malformed IP pattern"));
-        assert_eq!(values("[ipv4-addr:value = '97.199.236.999']"), Err("malformed IP pattern"));
-        assert_eq!(values("[ipv4-addr:value = '2001:db8::1']"), Err("malformed IP pattern"));
-        assert_eq!(values("[ipv4-addr:value = '1.2.3.4"), Err("malformed IP pattern"));
+        assert_eq!(
+            values("[ipv4-addr:value = '97.199.236.999']"),
+            Err("malformed IP pattern")
+        );
+        assert_eq!(
+            values("[ipv4-addr:value = '2001:db8::1']"),
+            Err("malformed IP pattern")
+        );
+        assert_eq!(
+            values("[ipv4-addr:value = '1.2.3.4"),
+            Err("malformed IP pattern")
+        );
     }
 
     #[test]
@@ -299,8 +346,14 @@ mod tests {
         assert_eq!(d.category.as_deref(), Some("malicious-activity"));
         assert_eq!(d.score, Some(80));
         assert_eq!(d.first_seen, Some(1_793_664_000));
-        assert_eq!(p.ignored.iter().map(|x| x.at.clone()).collect::<Vec<_>>(), [Location::Object(2), Location::Object(3)]);
-        assert_eq!(p.rejected.iter().map(|x| x.at.clone()).collect::<Vec<_>>(), [Location::Object(4), Location::Object(5)]);
+        assert_eq!(
+            p.ignored.iter().map(|x| x.at.clone()).collect::<Vec<_>>(),
+            [Location::Object(2), Location::Object(3)]
+        );
+        assert_eq!(
+            p.rejected.iter().map(|x| x.at.clone()).collect::<Vec<_>>(),
+            [Location::Object(4), Location::Object(5)]
+        );
     }
 
     #[test]
@@ -308,6 +361,9 @@ mod tests {
         let doc = r#"{"type": "bundle", "objects": [{"type": "indicator", "pattern_type": "stix", "pattern": "[ipv4-addr:value = '198.51.100.7']"}, {"type": "indic"#;
         let p = parse(doc.as_bytes(), &FormatOptions::default());
         assert_eq!(p.entries.len(), 1);
-        assert_eq!(p.rejected.iter().map(|x| x.at.clone()).collect::<Vec<_>>(), [Location::Object(1)]);
+        assert_eq!(
+            p.rejected.iter().map(|x| x.at.clone()).collect::<Vec<_>>(),
+            [Location::Object(1)]
+        );
     }
 }

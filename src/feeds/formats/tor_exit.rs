@@ -39,7 +39,14 @@ pub fn parse(input: &[u8], _opts: &FormatOptions) -> Parsed {
             }
             Some("ExitAddress") => match words.next().map(|a| addr::parse_addr(a.as_bytes())) {
                 Some(Ok(a)) => {
-                    b.entry(a.host(), Detail { reference: fingerprint.clone(), ..Detail::default() }.boxed_if_any());
+                    b.entry(
+                        a.host(),
+                        Detail {
+                            reference: fingerprint.clone(),
+                            ..Detail::default()
+                        }
+                        .boxed_if_any(),
+                    );
                     b.record();
                 }
                 Some(Err(reason)) => b.reject(Location::Line(n), reason),
@@ -53,7 +60,9 @@ pub fn parse(input: &[u8], _opts: &FormatOptions) -> Parsed {
 }
 
 fn is_exit_addresses(head: &Head) -> bool {
-    head.lines().take(10).any(|l| l.starts_with("ExitNode ") || l.starts_with("ExitAddress "))
+    head.lines()
+        .take(10)
+        .any(|l| l.starts_with("ExitNode ") || l.starts_with("ExitAddress "))
 }
 
 /// Only the exit-addresses document is told apart; the bulk list is plain.
