@@ -88,6 +88,7 @@ fn serving_snapshot() -> MappedSnapshot {
         ],
     ));
     w.devices.push(DeviceSpec {
+            key: 0,
         name: "fw".into(),
         account: 1,
         prefixes: vec![net("127.0.0.1/32")],
@@ -238,6 +239,7 @@ fn acl_snapshot(n: usize) -> MappedSnapshot {
             let len = if seen_v4.len() % 4 == 0 { 28 } else { 32 };
             let i = w.devices.len();
             w.devices.push(DeviceSpec {
+            key: 0,
                 name: format!("d{i}"),
                 account: 1,
                 prefixes: vec![IpNet::new(Ipv4Addr::from(a).into(), len)
@@ -249,6 +251,7 @@ fn acl_snapshot(n: usize) -> MappedSnapshot {
     for i in 0..n as u128 {
         let a = 0x2001_0db8u128 << 96 | (i * 0x1_0001) << 64;
         w.devices.push(DeviceSpec {
+            key: 0,
             name: format!("v{i}"),
             account: 1,
             prefixes: vec![IpNet::new(Ipv6Addr::from(a).into(), 64).expect("len")],
@@ -322,6 +325,7 @@ fn names_snapshot(names: u32) -> MappedSnapshot {
         .push(list("many", Some(names), vec![net("192.0.2.1/32")]));
     w.lists.push(list("small", None, vec![net("192.0.2.1/32")]));
     w.devices.push(DeviceSpec {
+            key: 0,
         name: "fw".into(),
         account: 1,
         prefixes: vec![net("127.0.0.1/32")],

@@ -56,6 +56,7 @@ fn writer(names: u32) -> SnapshotWriter {
     });
     for i in 0..100_000u32 {
         w.devices.push(DeviceSpec {
+            key: 0,
             name: format!("d{i}"),
             account: 1 + i % 100,
             prefixes: vec![

@@ -24,6 +24,7 @@
 //!   (hidden benchmark helpers: bare reflector, TCP load client).
 
 pub mod acl;
+pub mod admin;
 pub mod archive;
 pub mod bench_tools;
 pub mod cli;

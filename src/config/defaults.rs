@@ -32,3 +32,19 @@ pub const GATE_MIN_PREFIX_V4: u8 = 8;
 pub const GATE_MIN_PREFIX_V6: u8 = 32;
 /// Chunk names a list declares when its config says nothing.
 pub const LIST_CAPACITY: u32 = 8;
+/// Admin web server address (HTTPS).
+pub const ADMIN_LISTEN: &str = "127.0.0.1:8443";
+/// Sign-up: only the operator creates accounts unless configured open.
+pub const ADMIN_SIGNUP: super::Signup = super::Signup::OperatorOnly;
+/// User id of the operator account created on first start.
+pub const ADMIN_OPERATOR_EMAIL: &str = "operator@feedwall.internal";
+/// Devices a basic-tier account may register.
+pub const ADMIN_BASIC_DEVICE_LIMIT: u32 = 3;
+/// Admin session lifetime: 12 hours.
+pub const ADMIN_SESSION_TTL_SECS: u64 = 12 * 3600;
+/// Largest admin request body (list imports, uploads): 4 MiB.
+pub const ADMIN_MAX_UPLOAD: u64 = 4 << 20;
+/// Widest IPv4 prefix a subscriber may register as a device.
+pub const ADMIN_SUBSCRIBER_MIN_PREFIX_V4: u8 = 16;
+/// Widest IPv6 prefix a subscriber may register as a device.
+pub const ADMIN_SUBSCRIBER_MIN_PREFIX_V6: u8 = 32;

@@ -81,6 +81,7 @@ struct FileConfig {
     dns: Option<FileDns>,
     fetch: Option<FileFetch>,
     gate: Option<FileGate>,
+    admin: Option<FileAdmin>,
     catalog: Option<Vec<Spanned<String>>>,
     #[serde(default)]
     feed: Vec<FileFeed>,
@@ -133,6 +134,26 @@ struct FileGate {
     min_prefix_v6: Option<Spanned<u8>>,
 }
 
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileAdmin {
+    enabled: Option<bool>,
+    listen: Option<Spanned<String>>,
+    tls: Option<bool>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    signup: Option<Spanned<String>>,
+    signup_tier: Option<Spanned<String>>,
+    operator_email: Option<Spanned<String>>,
+    basic_device_limit: Option<Spanned<u32>>,
+    session_ttl: Option<Spanned<String>>,
+    max_upload: Option<Spanned<String>>,
+    public_url: Option<Spanned<String>>,
+    dns_addresses: Option<Vec<Spanned<String>>>,
+    subscriber_min_prefix_v4: Option<Spanned<u8>>,
+    subscriber_min_prefix_v6: Option<Spanned<u8>>,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileFeed {
@@ -173,6 +194,7 @@ pub struct Config {
     pub dns: DnsConfig,
     pub fetch: FetchConfig,
     pub gate: GateConfig,
+    pub admin: AdminConfig,
     pub feeds: Vec<FeedConfig>,
     pub lists: Vec<ListConfig>,
     pub devices: Vec<DeviceConfig>,
@@ -232,6 +254,45 @@ pub struct GateConfig {
     pub max_bad_share: f64,
     pub min_prefix_v4: u8,
     pub min_prefix_v6: u8,
+}
+
+/// Who may create subscriber accounts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signup {
+    /// Anyone who can reach the admin page.
+    Open,
+    /// Only the operator creates accounts.
+    OperatorOnly,
+}
+
+/// The admin web server (`[admin]`).
+#[derive(Debug, Clone)]
+pub struct AdminConfig {
+    pub enabled: bool,
+    pub listen: SocketAddr,
+    /// TLS on (default). Plain HTTP only with `tls = false`, explicitly.
+    pub tls: bool,
+    /// The operator's certificate chain and key (PEM); a self-signed pair
+    /// is generated in the data directory when absent.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub signup: Signup,
+    /// Tier of accounts that sign up themselves.
+    pub signup_tier: crate::admin::store::Tier,
+    /// User id of the operator account created on first start.
+    pub operator_email: String,
+    /// Devices a basic-tier account may register.
+    pub basic_device_limit: u32,
+    pub session_ttl: Duration,
+    /// Largest request body (uploads, imports).
+    pub max_upload: u64,
+    /// Base URL shown in check-in links (default from `listen`).
+    pub public_url: Option<String>,
+    /// DNS server addresses shown in setup instructions (default: `dns.listen`).
+    pub dns_addresses: Vec<SocketAddr>,
+    /// Widest device prefix a subscriber may register.
+    pub subscriber_min_prefix_v4: u8,
+    pub subscriber_min_prefix_v6: u8,
 }
 
 #[derive(Debug, Clone)]
@@ -518,6 +579,118 @@ impl Config {
             )?,
         };
 
+        let a = file.admin.unwrap_or_default();
+        let admin = AdminConfig {
+            enabled: a.enabled.unwrap_or(true),
+            listen: match &a.listen {
+                None => defaults::ADMIN_LISTEN.parse().expect("valid default"),
+                Some(l) => l.get_ref().parse().map_err(|_| {
+                    cx.err(
+                        l.span(),
+                        "admin.listen",
+                        format!("{:?} is not an address:port", l.get_ref()),
+                    )
+                })?,
+            },
+            tls: a.tls.unwrap_or(true),
+            tls_cert: a.tls_cert.clone(),
+            tls_key: a.tls_key.clone(),
+            signup: match a.signup.as_ref().map(|s| (s.get_ref().as_str(), s.span())) {
+                None => defaults::ADMIN_SIGNUP,
+                Some(("open", _)) => Signup::Open,
+                Some(("operator", _)) => Signup::OperatorOnly,
+                Some((other, span)) => {
+                    return Err(cx.err(
+                        span,
+                        "admin.signup",
+                        format!("{other:?}: use \"open\" or \"operator\""),
+                    ))
+                }
+            },
+            signup_tier: match &a.signup_tier {
+                None => crate::admin::store::Tier::Basic,
+                Some(t) => crate::admin::store::Tier::parse(t.get_ref()).ok_or_else(|| {
+                    cx.err(t.span(), "admin.signup_tier", format!("{:?}: use \"basic\" or \"advanced\"", t.get_ref()))
+                })?,
+            },
+            operator_email: match &a.operator_email {
+                None => defaults::ADMIN_OPERATOR_EMAIL.to_string(),
+                Some(e) => {
+                    if !crate::admin::valid_email(e.get_ref()) {
+                        return Err(cx.err(e.span(), "admin.operator_email", "not an e-mail address"));
+                    }
+                    e.get_ref().to_ascii_lowercase()
+                }
+            },
+            basic_device_limit: cx.range(
+                &a.basic_device_limit,
+                "admin.basic_device_limit",
+                defaults::ADMIN_BASIC_DEVICE_LIMIT,
+                0,
+                1_000_000,
+            )?,
+            session_ttl: cx.duration(
+                &a.session_ttl,
+                "admin.session_ttl",
+                Duration::from_secs(defaults::ADMIN_SESSION_TTL_SECS),
+            )?,
+            max_upload: match &a.max_upload {
+                None => defaults::ADMIN_MAX_UPLOAD,
+                Some(s) => match parse_size(s.get_ref()) {
+                    Some(n) if n >= 1024 => n,
+                    _ => {
+                        return Err(cx.err(
+                            s.span(),
+                            "admin.max_upload",
+                            format!("{:?} is not a size of at least 1KiB", s.get_ref()),
+                        ))
+                    }
+                },
+            },
+            public_url: match &a.public_url {
+                None => None,
+                Some(u) => {
+                    let t = u.get_ref().trim_end_matches('/');
+                    if !(t.starts_with("https://") || t.starts_with("http://")) {
+                        return Err(cx.err(u.span(), "admin.public_url", "must start with https:// or http://"));
+                    }
+                    Some(t.to_string())
+                }
+            },
+            dns_addresses: {
+                let mut v = Vec::new();
+                for l in a.dns_addresses.iter().flatten() {
+                    v.push(l.get_ref().parse::<SocketAddr>().map_err(|_| {
+                        cx.err(l.span(), "admin.dns_addresses", format!("{:?} is not an address:port", l.get_ref()))
+                    })?);
+                }
+                if v.is_empty() {
+                    v = dns.listen.clone();
+                }
+                v
+            },
+            subscriber_min_prefix_v4: cx.range(
+                &a.subscriber_min_prefix_v4,
+                "admin.subscriber_min_prefix_v4",
+                defaults::ADMIN_SUBSCRIBER_MIN_PREFIX_V4,
+                0,
+                32,
+            )?,
+            subscriber_min_prefix_v6: cx.range(
+                &a.subscriber_min_prefix_v6,
+                "admin.subscriber_min_prefix_v6",
+                defaults::ADMIN_SUBSCRIBER_MIN_PREFIX_V6,
+                0,
+                128,
+            )?,
+        };
+        if a.tls_cert.is_some() != a.tls_key.is_some() {
+            return Err(ConfigError::Syntax {
+                path: origin.to_string(),
+                message: "[admin] tls_cert and tls_key go together".into(),
+            });
+        }
+
         let f = file.fetch.unwrap_or_default();
         let fetch = FetchConfig {
             default_interval: cx.duration(
@@ -748,6 +921,7 @@ impl Config {
             dns,
             fetch,
             gate,
+            admin,
             feeds,
             lists,
             devices,

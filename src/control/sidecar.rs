@@ -47,6 +47,9 @@ pub const HELD_DIR: &str = "held";
 pub const ACCEPT_DIR: &str = "accept";
 /// PID of the running sidecar (for `feeds fetch-now` / `feeds accept`).
 pub const PID_FILE: &str = "control.pid";
+/// Pause after an admin change before publishing, so a burst of changes
+/// becomes one snapshot.
+pub const ADMIN_SETTLE: Duration = Duration::from_millis(200);
 
 /// Wakes the running sidecar of a data directory (SIGUSR1: fetch every
 /// feed now and apply accepts). Errors when none is running.
@@ -117,6 +120,9 @@ struct FeedState {
 /// The running sidecar.
 pub struct Sidecar {
     cfg: Config,
+    /// The admin database (accounts, devices, lists), when the admin
+    /// plane runs in this process.
+    admin: Option<crate::admin::store::Store>,
     archive: Archive,
     fetcher: Fetcher,
     feeds: Vec<FeedState>,
@@ -216,11 +222,26 @@ impl Sidecar {
         let data_dir = cfg.data_dir.clone();
         Ok(Sidecar {
             cfg,
+            admin: None,
             archive,
             fetcher,
             feeds,
             data_dir,
         })
+    }
+
+    /// Publishes the admin database's accounts, devices and lists too,
+    /// and rebuilds when they change.
+    pub fn with_admin(mut self, store: crate::admin::store::Store) -> Sidecar {
+        self.admin = Some(store);
+        self
+    }
+
+    fn admin_inputs(&self) -> anyhow::Result<Option<crate::admin::store::PublishInputs>> {
+        match &self.admin {
+            Some(s) => Ok(Some(s.publish_inputs().context("cannot read the admin database")?)),
+            None => Ok(None),
+        }
     }
 
     pub fn snapshot_path(&self) -> PathBuf {
@@ -251,7 +272,17 @@ impl Sidecar {
         let mut stream = self.fetcher.fetch_stream(jobs, concurrency);
         let mut changed = false;
         let mut done = 0;
-        while let Some((i, result)) = stream.next().await {
+        let admin_changed = self.admin_changed();
+        loop {
+            // Account changes are published while long fetches run.
+            let next = tokio::select! {
+                n = stream.next() => n,
+                _ = admin_changed.notified() => {
+                    self.publish_admin_change().await;
+                    continue;
+                }
+            };
+            let Some((i, result)) = next else { break };
             done += 1;
             changed |= self.process(i, result)?;
             let f = &self.feeds[i];
@@ -530,8 +561,33 @@ impl Sidecar {
             });
         }
         w.accounts.push((0, "operator".into()));
+        if let Some(inputs) = self.admin_inputs()? {
+            let reserved: Vec<IpNet> = self
+                .cfg
+                .devices
+                .iter()
+                .flat_map(|d| d.prefixes.iter().copied())
+                .collect();
+            let feed = |id: &str| {
+                self.feeds
+                    .iter()
+                    .find(|f| f.cfg.id == id)
+                    .map(|f| f.entries.as_slice())
+            };
+            let specs = crate::admin::publish::account_specs(
+                &inputs,
+                &feed,
+                &reserved,
+                z.expand_v4,
+                z.expand_v6,
+            );
+            w.lists.extend(specs.lists);
+            w.devices.extend(specs.devices);
+            w.accounts.extend(specs.accounts);
+        }
         for d in &self.cfg.devices {
             w.devices.push(DeviceSpec {
+            key: 0,
                 name: d.name.clone(),
                 account: 0,
                 prefixes: d.prefixes.clone(),
@@ -556,6 +612,12 @@ impl Sidecar {
             )
             .as_bytes(),
         );
+        if let Ok(Some(inputs)) = self.admin_inputs() {
+            use std::hash::{Hash, Hasher};
+            let mut dh = std::collections::hash_map::DefaultHasher::new();
+            inputs.hash(&mut dh);
+            h.update(&dh.finish().to_le_bytes());
+        }
         for f in &self.feeds {
             h.update(f.cfg.id.as_bytes());
             h.update(f.last_hash.as_deref().unwrap_or("-").as_bytes());
@@ -629,6 +691,25 @@ impl Sidecar {
         Ok(changed)
     }
 
+    /// Woken when the admin database changes (never, without one).
+    fn admin_changed(&self) -> std::sync::Arc<tokio::sync::Notify> {
+        match &self.admin {
+            Some(s) => s.changed(),
+            None => std::sync::Arc::new(tokio::sync::Notify::new()),
+        }
+    }
+
+    /// Publishes after an admin change, once a short burst of changes has
+    /// settled (a bulk import is one change, a page of edits a few).
+    async fn publish_admin_change(&mut self) {
+        tokio::time::sleep(ADMIN_SETTLE).await;
+        match self.publish() {
+            Ok(Some(serial)) => tracing::info!(serial, "published after an account change"),
+            Ok(None) => {}
+            Err(e) => tracing::error!(error = %format!("{e:#}"), "cannot publish after an account change"),
+        }
+    }
+
     /// Indices of feeds due now.
     fn due(&self) -> Vec<usize> {
         let now = Instant::now();
@@ -675,8 +756,12 @@ impl Sidecar {
             let sleep = next
                 .map(|n| n.saturating_duration_since(Instant::now()))
                 .unwrap_or(Duration::from_secs(3600));
+            let admin_changed = self.admin_changed();
             tokio::select! {
                 _ = tokio::time::sleep(sleep) => {}
+                _ = admin_changed.notified() => {
+                    self.publish_admin_change().await;
+                }
                 _ = now_signal.recv() => {
                     tracing::info!("fetch-now requested");
                     if self.apply_accepts()? {
@@ -732,11 +817,29 @@ fn to_archive_detail(d: Option<&feeds::Detail>) -> archive::Detail {
 /// `feedwall control --config FILE [--once]`.
 pub fn run_command(config: &Path, once: bool) -> anyhow::Result<()> {
     let cfg = Config::load(config)?;
-    let rt = tokio::runtime::Builder::new_current_thread()
+    // Two workers: the admin pages stay responsive while a large feed is
+    // parsed and archived.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
         .enable_all()
         .build()?;
     rt.block_on(async move {
+        let admin = if cfg.admin.enabled {
+            std::fs::create_dir_all(&cfg.data_dir).with_context(|| {
+                format!("cannot create data directory {}", cfg.data_dir.display())
+            })?;
+            Some(
+                crate::admin::store::Store::open(&cfg.data_dir.join(crate::admin::DB_FILE))
+                    .context("cannot open the admin database")?,
+            )
+        } else {
+            None
+        };
+        let shared_cfg = std::sync::Arc::new(cfg.clone());
         let mut sidecar = Sidecar::open(cfg)?;
+        if let Some(store) = &admin {
+            sidecar = sidecar.with_admin(store.clone());
+        }
         if once {
             let serial = sidecar
                 .sync_once(&mut |done, total, r| {
@@ -757,6 +860,11 @@ pub fn run_command(config: &Path, once: bool) -> anyhow::Result<()> {
                 ),
             }
             return Ok(());
+        }
+        if let Some(store) = admin {
+            crate::admin::start(shared_cfg, store)
+                .await
+                .context("cannot start the admin web server")?;
         }
         tokio::select! {
             r = sidecar.run() => r,

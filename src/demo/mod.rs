@@ -132,6 +132,9 @@ pub fn write_config(
         "[[device]]\nname = \"demo\"\nprefixes = [{:?}, \"::1/128\"]",
         crate::config::defaults::DEMO_DEVICE
     );
+    // The demo lets anyone on this machine sign up to try the admin page;
+    // an appliance defaults to operator-created accounts.
+    let _ = writeln!(cfg, "\n[admin]\nsignup = \"open\"");
     let path = data.join("feedwall.toml");
     crate::snapshot::write_atomic_file(&path, cfg.as_bytes())?;
     Ok(path)
@@ -184,6 +187,7 @@ pub fn build(out: &Path, devices: &[IpNet]) -> anyhow::Result<(Snapshot, Vec<(St
     w.accounts.push((0, "demo".into()));
     for (i, p) in devices.iter().enumerate() {
         w.devices.push(DeviceSpec {
+            key: 0,
             name: format!("demo-device-{i}"),
             account: 0,
             prefixes: vec![*p],

@@ -52,7 +52,7 @@ use rkyv::{Archive, Deserialize, Serialize};
 /// File magic.
 pub const MAGIC: [u8; 8] = *b"FWSNAP\r\n";
 /// Current archive layout version; a different value is refused on load.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 /// Header size; keeps the archive 16-byte aligned inside a mapping.
 pub const HEADER_LEN: usize = 64;
 /// Audience of names every ACL device may see (the basic lookups).
@@ -167,6 +167,9 @@ pub struct RRset {
 /// A device: a source prefix in the ACL, owned by an account.
 #[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct Device {
+    /// Stable identity across snapshots (admin database id; 0 = from the
+    /// configuration file).
+    pub key: u64,
     pub name: String,
     pub account: u32,
     /// The prefixes it queries from, in text form (for inspection).

@@ -125,6 +125,10 @@ pub struct ListSpec {
 /// A device for the ACL.
 #[derive(Debug, Clone)]
 pub struct DeviceSpec {
+    /// Stable identity across snapshots (the admin database's device id;
+    /// 0 for devices from the configuration file). The responder keys its
+    /// per-device "last queried" times by it.
+    pub key: u64,
     pub name: String,
     pub account: u32,
     pub prefixes: Vec<IpNet>,
@@ -391,6 +395,7 @@ impl SnapshotWriter {
                 acl_entries.push((*p, i as u32));
             }
             devices.push(Device {
+                key: d.key,
                 name: d.name.clone(),
                 account: d.account,
                 prefixes: d.prefixes.iter().map(|p| p.to_string()).collect(),

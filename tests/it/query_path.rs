@@ -36,6 +36,7 @@ fn snapshot() -> MappedSnapshot {
     });
     w.accounts.push((0, "static".into()));
     w.devices.push(DeviceSpec {
+            key: 0,
         name: "d".into(),
         account: 0,
         prefixes: vec![
@@ -328,6 +329,7 @@ fn regression_issue2_snapshot_with_overflowing_counts_is_refused() {
     ] {
         let mut w = SnapshotWriter::new(ZoneSettings::new("feedwall.internal").unwrap(), 1);
         w.devices.push(DeviceSpec {
+            key: 0,
             name: "d".into(),
             account: 0,
             prefixes: vec!["127.0.0.1/32".parse().unwrap()],

@@ -1,0 +1,438 @@
+//! Login, sign-up, logout, the account page (password change, API tokens).
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::{Form, Json};
+use maud::{html, Markup};
+use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::auth::{self, User, Via};
+use super::html::{csrf_field, input, notice, page, FormErrors};
+use super::store::{Account, ApiToken, Role};
+use super::{blocking, valid_email, ApiError, AppState};
+use crate::config::Signup;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .route("/", axum::routing::get(home))
+        .route("/login", axum::routing::get(login_page).post(login))
+        .route("/signup", axum::routing::get(signup_page).post(signup))
+        .route("/logout", axum::routing::post(logout))
+        .route("/account", axum::routing::get(account_page))
+        .route("/account/password", axum::routing::post(change_password))
+        .route("/account/tokens", axum::routing::post(create_token))
+        .route("/account/tokens/{id}/delete", axum::routing::post(delete_token))
+        .routes(routes!(api_account))
+}
+
+async fn home(user: Result<User, auth::Rejection>) -> Redirect {
+    match user {
+        Ok(_) => Redirect::to("/devices"),
+        Err(_) => Redirect::to("/login"),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct LoginForm {
+    email: String,
+    password: String,
+    csrf: String,
+}
+
+/// A fresh pre-login token, set as a cookie and embedded in the form.
+fn prelogin(state: &AppState) -> (String, String) {
+    let t = super::store::random_token();
+    let c = auth::set_cookie(auth::PRELOGIN_COOKIE, &t, Some(3600), state.secure);
+    (t, c)
+}
+
+fn login_form(token: &str, email: &str, errs: &FormErrors, signup_open: bool) -> Markup {
+    page(
+        None,
+        "Log in",
+        html! {
+            form.card method="post" action="/login" {
+                input type="hidden" name="csrf" value=(token);
+                (errs.general(&["email", "password"]))
+                (input(errs, "email", "E-mail", email, "email", None))
+                (input(errs, "password", "Password", "", "password", None))
+                button type="submit" { "Log in" }
+            }
+            @if signup_open {
+                p { "No account yet? " a href="/signup" { "Sign up" } "." }
+            }
+        },
+    )
+}
+
+async fn login_page(State(state): State<AppState>) -> Response {
+    let (t, c) = prelogin(&state);
+    (
+        [(header::SET_COOKIE, c)],
+        login_form(&t, "", &FormErrors::default(), state.cfg.admin.signup == Signup::Open),
+    )
+        .into_response()
+}
+
+fn prelogin_ok(headers: &HeaderMap, given: &str) -> bool {
+    match auth::cookie(headers, auth::PRELOGIN_COOKIE) {
+        Some(c) => !given.is_empty() && auth::same_token(&c, given),
+        None => false,
+    }
+}
+
+async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(f): Form<LoginForm>,
+) -> Response {
+    if !prelogin_ok(&headers, &f.csrf) {
+        return auth::Rejection::Csrf.into_response();
+    }
+    let open = state.cfg.admin.signup == Signup::Open;
+    let mut errs = FormErrors::default();
+    if let Some(wait) = state.throttle.blocked(&f.email, peer.ip()) {
+        errs.add(
+            "password",
+            format!("too many failed attempts; try again in {} minutes", wait.div_ceil(60)),
+        );
+        return (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, wait.to_string())], login_form(&f.csrf, &f.email, &errs, open))
+            .into_response();
+    }
+    let store = state.store.clone();
+    let (email, password) = (f.email.clone(), f.password.clone());
+    let found = blocking(move || {
+        let row = if password.len() <= auth::MAX_PASSWORD_LEN { store.account_by_email(&email)? } else { None };
+        Ok(match row {
+            Some((a, hash)) => auth::verify_password(&password, &hash).then_some(a),
+            None => {
+                // Same work for unknown e-mails: no timing oracle.
+                let _ = auth::verify_password(&password, auth::dummy_hash());
+                None
+            }
+        })
+    })
+    .await;
+    let account = match found {
+        Ok(Some(a)) => a,
+        Ok(None) => {
+            state.throttle.fail(&f.email, peer.ip());
+            errs.add("password", "wrong e-mail or password");
+            return (StatusCode::UNAUTHORIZED, login_form(&f.csrf, &f.email, &errs, open)).into_response();
+        }
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    state.throttle.succeed(&f.email);
+    start_session(&state, &account).await
+}
+
+async fn start_session(state: &AppState, account: &Account) -> Response {
+    let store = state.store.clone();
+    let id = account.id;
+    let ttl = state.cfg.admin.session_ttl.as_secs() as i64;
+    match blocking(move || store.create_session(id, ttl)).await {
+        Ok((token, _)) => {
+            let cookie = auth::set_cookie(auth::SESSION_COOKIE, &token, Some(ttl as u64), state.secure);
+            let clear = auth::set_cookie(auth::PRELOGIN_COOKIE, "", Some(0), state.secure);
+            let to = if account.must_change_password { "/account?must_change=1" } else { "/devices" };
+            let mut res = Redirect::to(to).into_response();
+            res.headers_mut().append(header::SET_COOKIE, cookie.parse().expect("cookie"));
+            res.headers_mut().append(header::SET_COOKIE, clear.parse().expect("cookie"));
+            res
+        }
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct SignupForm {
+    email: String,
+    password: String,
+    confirm: String,
+    csrf: String,
+}
+
+fn signup_form(token: &str, email: &str, errs: &FormErrors) -> Markup {
+    page(
+        None,
+        "Sign up",
+        html! {
+            form.card method="post" action="/signup" {
+                input type="hidden" name="csrf" value=(token);
+                (errs.general(&["email", "password", "confirm"]))
+                (input(errs, "email", "E-mail (your user id)", email, "email", None))
+                (input(errs, "password", "Password (12+ characters, mixed)", "", "password", None))
+                (input(errs, "confirm", "Password again", "", "password", None))
+                button type="submit" { "Create account" }
+            }
+            p { "Have an account? " a href="/login" { "Log in" } "." }
+        },
+    )
+}
+
+async fn signup_page(State(state): State<AppState>) -> Response {
+    if state.cfg.admin.signup != Signup::Open {
+        return (StatusCode::FORBIDDEN, super::html::error_page("Sign-up is closed", "Accounts are created by the operator of this appliance.")).into_response();
+    }
+    let (t, c) = prelogin(&state);
+    ([(header::SET_COOKIE, c)], signup_form(&t, "", &FormErrors::default())).into_response()
+}
+
+/// Validates a new account's e-mail and password.
+pub fn check_new_account(email: &str, password: &str, confirm: &str) -> FormErrors {
+    let mut errs = FormErrors::default();
+    if !valid_email(email) {
+        errs.add("email", "enter an e-mail address such as name@example.com");
+    }
+    if let Some(p) = auth::password_problem(password, email) {
+        errs.add("password", p);
+    }
+    if password != confirm {
+        errs.add("confirm", "the two passwords differ");
+    }
+    errs
+}
+
+async fn signup(State(state): State<AppState>, ConnectInfo(peer): ConnectInfo<SocketAddr>, headers: HeaderMap, Form(f): Form<SignupForm>) -> Response {
+    if state.cfg.admin.signup != Signup::Open {
+        return (StatusCode::FORBIDDEN, super::html::error_page("Sign-up is closed", "Accounts are created by the operator of this appliance.")).into_response();
+    }
+    if !prelogin_ok(&headers, &f.csrf) {
+        return auth::Rejection::Csrf.into_response();
+    }
+    // Sign-ups count against the same throttle as failed logins.
+    if let Some(wait) = state.throttle.blocked("", peer.ip()) {
+        let mut errs = FormErrors::default();
+        errs.add("email", format!("too many attempts from your address; try again in {} minutes", wait.div_ceil(60)));
+        return (StatusCode::TOO_MANY_REQUESTS, signup_form(&f.csrf, &f.email, &errs)).into_response();
+    }
+    let mut errs = check_new_account(&f.email, &f.password, &f.confirm);
+    if !errs.is_empty() {
+        return (StatusCode::BAD_REQUEST, signup_form(&f.csrf, &f.email, &errs)).into_response();
+    }
+    let store = state.store.clone();
+    let (email, password) = (f.email.clone(), f.password.clone());
+    let tier = state.cfg.admin.signup_tier;
+    let r = blocking(move || {
+        let hash = auth::hash_password(&password);
+        store.create_account(&email, &hash, Role::Subscriber, tier, false)
+    })
+    .await;
+    match r {
+        Ok(a) => start_session(&state, &a).await,
+        Err(super::store::StoreError::Invalid { field, message }) => {
+            state.throttle.fail("", peer.ip());
+            errs.add(field, message);
+            (StatusCode::BAD_REQUEST, signup_form(&f.csrf, &f.email, &errs)).into_response()
+        }
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct CsrfOnly {
+    csrf: String,
+}
+
+async fn logout(State(state): State<AppState>, user: User, Form(f): Form<CsrfOnly>) -> Response {
+    if let Err(r) = user.check_csrf(Some(&f.csrf)) {
+        return r.into_response();
+    }
+    if let Via::Session { token, .. } = &user.via {
+        let store = state.store.clone();
+        let t = token.clone();
+        let _ = blocking(move || store.end_session(&t)).await;
+    }
+    let clear = auth::set_cookie(auth::SESSION_COOKIE, "", Some(0), state.secure);
+    ([(header::SET_COOKIE, clear)], Redirect::to("/login")).into_response()
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct AccountQuery {
+    must_change: Option<String>,
+    done: Option<String>,
+}
+
+fn account_view(user: &User, tokens: &[ApiToken], errs: &FormErrors, new_token: Option<&str>, q: &AccountQuery) -> Markup {
+    let a = &user.account;
+    page(
+        Some(user),
+        "Account",
+        html! {
+            (notice(q.done.as_deref()))
+            @if a.must_change_password {
+                p.error role="alert" { "This is a one-time password: choose your own before going on." }
+            }
+            table {
+                tr { th { "E-mail" } td { (a.email) } }
+                tr { th { "Role" } td { (format!("{:?}", a.role).to_lowercase()) } }
+                tr { th { "Tier" } td { (a.tier.as_str()) } }
+            }
+            h2 { "Change password" }
+            form.card method="post" action="/account/password" {
+                (csrf_field(user))
+                (errs.general(&["current", "password", "confirm", "name"]))
+                (input(errs, "current", "Current password", "", "password", None))
+                (input(errs, "password", "New password", "", "password", None))
+                (input(errs, "confirm", "New password again", "", "password", None))
+                button type="submit" { "Change password" }
+            }
+            h2 { "API tokens" }
+            p.muted { "For scripts: send " code { "Authorization: Bearer <token>" } " to the JSON API under " code { "/api/" } " (" a href="/api/openapi.json" { "OpenAPI document" } ")." }
+            @if let Some(t) = new_token {
+                p.notice { "New token (shown once, copy it now): " code #new-token { (t) } }
+            }
+            @if !tokens.is_empty() {
+                table {
+                    tr { th { "Name" } th { "Created" } th { "Last used" } th {} }
+                    @for t in tokens {
+                        tr {
+                            td { (t.name) }
+                            td { (super::html::fmt_time(t.created)) }
+                            td { (t.last_used.map(super::html::fmt_time).unwrap_or_else(|| "never".into())) }
+                            td {
+                                form.inline method="post" action=(format!("/account/tokens/{}/delete", t.id)) data-confirm="Revoke this token?" {
+                                    (csrf_field(user))
+                                    button.danger type="submit" { "Revoke" }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            form.card method="post" action="/account/tokens" {
+                (csrf_field(user))
+                (input(errs, "name", "Token name", "", "text", Some("cron on fw1")))
+                button type="submit" { "Create token" }
+            }
+        },
+    )
+}
+
+async fn account_page(State(state): State<AppState>, user: User, Query(q): Query<AccountQuery>) -> Response {
+    let _ = &q.must_change;
+    let store = state.store.clone();
+    let id = user.id();
+    match blocking(move || store.tokens(id)).await {
+        Ok(tokens) => account_view(&user, &tokens, &FormErrors::default(), None, &q).into_response(),
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct PasswordForm {
+    current: String,
+    password: String,
+    confirm: String,
+    csrf: String,
+}
+
+async fn change_password(State(state): State<AppState>, ConnectInfo(peer): ConnectInfo<SocketAddr>, user: User, Form(f): Form<PasswordForm>) -> Response {
+    if let Err(r) = user.check_csrf(Some(&f.csrf)) {
+        return r.into_response();
+    }
+    let mut errs = FormErrors::default();
+    if let Some(p) = auth::password_problem(&f.password, &user.account.email) {
+        errs.add("password", p);
+    }
+    if f.password != f.confirm {
+        errs.add("confirm", "the two passwords differ");
+    }
+    if f.password == f.current {
+        errs.add("password", "choose a password different from the current one");
+    }
+    if state.throttle.blocked(&user.account.email, peer.ip()).is_some() {
+        errs.add("current", "too many failed attempts; try again later");
+    }
+    let store = state.store.clone();
+    let id = user.id();
+    let (current, new) = (f.current.clone(), f.password.clone());
+    let keep = match &user.via {
+        Via::Session { token, .. } => Some(token.clone()),
+        Via::Token => None,
+    };
+    let ok_so_far = errs.is_empty();
+    let r = blocking(move || {
+        let hash = store.password_hash(id)?;
+        if current.len() > auth::MAX_PASSWORD_LEN || !auth::verify_password(&current, &hash) {
+            return Ok(Some("current"));
+        }
+        if ok_so_far {
+            store.set_password(id, &auth::hash_password(&new), keep.as_deref())?;
+        }
+        Ok(None)
+    })
+    .await;
+    match r {
+        Ok(Some(_)) => {
+            state.throttle.fail(&user.account.email, peer.ip());
+            errs.add("current", "this is not your current password");
+        }
+        Ok(None) if errs.is_empty() => {
+            let _ = std::fs::remove_file(state.data_dir.join(super::FIRST_PASSWORD_FILE));
+            return Redirect::to("/account?done=password").into_response();
+        }
+        Ok(None) => {}
+        Err(e) => return ApiError::from(e).into_response(),
+    }
+    let store = state.store.clone();
+    let tokens = blocking(move || store.tokens(id)).await.unwrap_or_default();
+    (StatusCode::BAD_REQUEST, account_view(&user, &tokens, &errs, None, &AccountQuery::default())).into_response()
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct TokenForm {
+    name: String,
+    csrf: String,
+}
+
+async fn create_token(State(state): State<AppState>, user: User, Form(f): Form<TokenForm>) -> Response {
+    if let Err(r) = user.check_csrf(Some(&f.csrf)) {
+        return r.into_response();
+    }
+    let store = state.store.clone();
+    let id = user.id();
+    let name = f.name.clone();
+    let r = blocking(move || store.create_token(id, &name)).await;
+    let store = state.store.clone();
+    let tokens = blocking(move || store.tokens(id)).await.unwrap_or_default();
+    match r {
+        Ok((_, secret)) => account_view(&user, &tokens, &FormErrors::default(), Some(&secret), &AccountQuery::default()).into_response(),
+        Err(super::store::StoreError::Invalid { field, message }) => {
+            let mut errs = FormErrors::default();
+            errs.add(field, message);
+            (StatusCode::BAD_REQUEST, account_view(&user, &tokens, &errs, None, &AccountQuery::default())).into_response()
+        }
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+async fn delete_token(State(state): State<AppState>, user: User, Path(id): Path<i64>, Form(f): Form<CsrfOnly>) -> Response {
+    if let Err(r) = user.check_csrf(Some(&f.csrf)) {
+        return r.into_response();
+    }
+    let store = state.store.clone();
+    let acct = user.id();
+    match blocking(move || store.delete_token(acct, id)).await {
+        Ok(()) => Redirect::to("/account?done=deleted").into_response(),
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+/// The authenticated account.
+#[utoipa::path(get, path = "/api/account", tag = "account", responses((status = 200, body = Account), (status = 401, description = "not authenticated")))]
+async fn api_account(user: User) -> Json<Account> {
+    Json(user.account)
+}
