@@ -425,6 +425,12 @@ impl Store {
         self.changed.clone()
     }
 
+    /// Wakes the sidecar without a database change (operator decisions
+    /// on held-back feed versions).
+    pub fn poke(&self) {
+        self.touch();
+    }
+
     fn touch(&self) {
         self.changed.notify_one();
     }

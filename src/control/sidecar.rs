@@ -93,6 +93,23 @@ pub fn accept_command(cfg: &Config, feed: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Records an operator's decision on a feed's held-back version (a marker
+/// file in `accept/`, read by [`Sidecar::apply_accepts`]): accept
+/// publishes it, reject forgets it and keeps the last good version.
+pub fn mark_decision(data_dir: &Path, feed: &str, accept: bool) -> anyhow::Result<()> {
+    if feed.is_empty() || feed.contains(['/', '\\']) || feed.starts_with('.') {
+        anyhow::bail!("bad feed id {feed:?}");
+    }
+    if !data_dir.join(HELD_DIR).join(format!("{feed}.body")).exists() {
+        anyhow::bail!("feed {feed:?} has no held-back version");
+    }
+    let dir = data_dir.join(ACCEPT_DIR);
+    std::fs::create_dir_all(&dir)?;
+    let what: &[u8] = if accept { b"accept\n" } else { b"reject\n" };
+    crate::snapshot::write_atomic_file(&dir.join(feed), what)?;
+    Ok(())
+}
+
 /// What the sidecar knows about one feed between fetches.
 struct FeedState {
     cfg: FeedConfig,
@@ -666,10 +683,19 @@ impl Sidecar {
         let mut changed = false;
         for marker in rd.flatten() {
             let id = marker.file_name().to_string_lossy().into_owned();
+            let reject = std::fs::read(marker.path()).is_ok_and(|b| b.starts_with(b"reject"));
             let _ = std::fs::remove_file(marker.path());
             let Some(i) = self.feeds.iter().position(|f| f.cfg.id == id) else {
                 continue;
             };
+            if reject {
+                discard_held(&self.data_dir, &id);
+                let f = &mut self.feeds[i];
+                f.held_back = None;
+                f.status = format!("{} (held-back version rejected by the operator)", f.status);
+                tracing::info!(feed = %id, "held-back version rejected by the operator");
+                continue;
+            }
             let body_path = self.data_dir.join(HELD_DIR).join(format!("{id}.body"));
             let Ok(bytes) = std::fs::read(&body_path) else {
                 tracing::warn!(feed = %id, "accept asked, but no held-back version is kept");
@@ -703,6 +729,15 @@ impl Sidecar {
     /// settled (a bulk import is one change, a page of edits a few).
     async fn publish_admin_change(&mut self) {
         tokio::time::sleep(ADMIN_SETTLE).await;
+        // Operator decisions on held-back versions arrive the same way.
+        match self.apply_accepts() {
+            Ok(_) => {
+                if let Err(e) = self.write_health() {
+                    tracing::warn!(error = %e, "cannot write the feed health file");
+                }
+            }
+            Err(e) => tracing::error!(error = %format!("{e:#}"), "cannot apply operator decisions"),
+        }
         match self.publish() {
             Ok(Some(serial)) => tracing::info!(serial, "published after an account change"),
             Ok(None) => {}
