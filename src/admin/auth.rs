@@ -120,8 +120,14 @@ pub struct Throttle {
 }
 
 impl Throttle {
-    fn keys(email: &str, ip: IpAddr) -> [String; 2] {
-        [format!("e:{}", email.trim().to_ascii_lowercase()), format!("i:{ip}")]
+    /// Counter keys: the e-mail (when given) and the client address.
+    fn keys(email: &str, ip: IpAddr) -> Vec<String> {
+        let email = email.trim().to_ascii_lowercase();
+        let mut k = vec![format!("i:{ip}")];
+        if !email.is_empty() {
+            k.push(format!("e:{email}"));
+        }
+        k
     }
 
     /// Seconds to wait before another attempt is allowed, if throttled.
@@ -378,6 +384,13 @@ mod tests {
         assert!(t.blocked("other@b.c", ip).is_some(), "same address");
         assert!(t.blocked("a@b.c", "192.0.2.2".parse().unwrap()).is_some(), "same e-mail");
         assert!(t.blocked("z@b.c", "192.0.2.3".parse().unwrap()).is_none());
+        // Address-only failures (sign-ups) never block by e-mail.
+        let t = Throttle::default();
+        for _ in 0..LOGIN_FAILURES_ALLOWED {
+            t.fail("", ip);
+        }
+        assert!(t.blocked("", ip).is_some());
+        assert!(t.blocked("", "192.0.2.9".parse().unwrap()).is_none());
     }
 
     #[test]

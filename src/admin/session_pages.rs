@@ -352,7 +352,9 @@ async fn change_password(State(state): State<AppState>, ConnectInfo(peer): Conne
     if f.password == f.current {
         errs.add("password", "choose a password different from the current one");
     }
-    if state.throttle.blocked(&user.account.email, peer.ip()).is_some() {
+    // Only the address is throttled here: someone failing logins to this
+    // e-mail must not keep its signed-in owner from changing the password.
+    if state.throttle.blocked("", peer.ip()).is_some() {
         errs.add("current", "too many failed attempts; try again later");
     }
     let store = state.store.clone();
@@ -376,7 +378,7 @@ async fn change_password(State(state): State<AppState>, ConnectInfo(peer): Conne
     .await;
     match r {
         Ok(Some(_)) => {
-            state.throttle.fail(&user.account.email, peer.ip());
+            state.throttle.fail("", peer.ip());
             errs.add("current", "this is not your current password");
         }
         Ok(None) if errs.is_empty() => {

@@ -3,6 +3,8 @@
 //! installed by `tests/run-all.sh`; a missing tool fails the test loudly.
 
 mod accounts;
+mod admin_harness;
+mod admin_http;
 mod archive;
 mod cli;
 mod clients;
