@@ -140,7 +140,7 @@ fn kind_label(id: &str) -> &'static str {
 fn device_fields(user: &User, f: &DeviceForm, errs: &FormErrors) -> Markup {
     html! {
         (csrf_field(user))
-        (errs.general(&["name", "kind", "prefix", "group"]))
+        (errs.general(if user.is_advanced() { &["name", "kind", "prefix", "group"] } else { &["name", "kind", "prefix"] }))
         (super::html::input(errs, "name", "Name", &f.name, "text", Some("fw1")))
         label for="kind" { "Type" }
         select id="kind" name="kind" aria-invalid=[errs.0.get("kind").map(|_| "true")] {

@@ -68,12 +68,15 @@ pub struct AppState {
     /// Cookies get `Secure` (served over TLS).
     pub secure: bool,
     pub data_dir: PathBuf,
+    /// The address the server is bound to (the configured one may say port 0).
+    pub bound: SocketAddr,
 }
 
 impl AppState {
     pub fn new(store: Store, cfg: Arc<Config>) -> AppState {
         AppState {
             store,
+            bound: cfg.admin.listen,
             secure: cfg.admin.tls,
             data_dir: cfg.data_dir.clone(),
             cfg,
@@ -97,7 +100,7 @@ impl AppState {
             None => format!(
                 "{}://{}",
                 if self.cfg.admin.tls { "https" } else { "http" },
-                self.cfg.admin.listen
+                self.bound
             ),
         }
     }
@@ -323,7 +326,8 @@ pub async fn start(cfg: Arc<Config>, store: Store) -> anyhow::Result<AdminServer
         .with_context(|| format!("cannot listen on {} for the admin page", cfg.admin.listen))?;
     listener.set_nonblocking(true)?;
     let addr = listener.local_addr()?;
-    let state = AppState::new(store, cfg.clone());
+    let mut state = AppState::new(store, cfg.clone());
+    state.bound = addr;
     let app = app(state).into_make_service_with_connect_info::<SocketAddr>();
     let handle = axum_server::Handle::new();
     let url = format!("{}://{addr}/", if cfg.admin.tls { "https" } else { "http" });

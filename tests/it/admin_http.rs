@@ -165,9 +165,7 @@ fn one_account_cannot_touch_anothers_devices_and_dns_follows_devices() {
     assert_eq!(mine["prefix"], "127.0.0.3/32");
 
     // DNS: the basic lookups answer Alice's device within seconds.
-    eventually(15, "127.0.0.3 gets answers", || status(&kdig_from(sys.dns, "127.0.0.3", "0.attackers.feedwall.internal", "A")) == "NOERROR");
-    let got = answers(&kdig_from(sys.dns, "127.0.0.3", "0.attackers.feedwall.internal", "A"), "A");
-    assert_eq!(got.len(), 6, "{got:?}");
+    eventually(15, "127.0.0.3 gets the list", || answers(&kdig_from(sys.dns, "127.0.0.3", "0.attackers.feedwall.internal", "A"), "A").len() == 6);
     assert_eq!(status(&kdig_from(sys.dns, "127.0.0.4", "0.attackers.feedwall.internal", "A")), "REFUSED");
     // Alice's own subtree: visible to her device, REFUSED to Bob's.
     let deny = format!("0.deny.{label}.acct.feedwall.internal");
@@ -251,7 +249,11 @@ fn forms_reject_bad_input_next_to_the_field_and_keep_saved_data() {
     let r = c.send("POST", "/api/devices", Some(("application/json", b"{not json".to_vec())), true);
     assert!(r.status == 400 || r.status == 422, "{}", r.status);
     let big = vec![b'a'; 5 << 20];
-    let r = c.send("POST", "/api/devices", Some(("application/json", big)), true);
+    // Its own connection: the server closes it after refusing the body.
+    let mut c2 = sys.client();
+    c2.cookies = c.cookies.clone();
+    c2.csrf = c.csrf.clone();
+    let r = c2.send("POST", "/api/devices", Some(("application/json", big)), true);
     assert_eq!(r.status, 413, "oversized body refused");
     assert_eq!(c.json("GET", "/api/devices", None).json().as_array().unwrap().len(), 3);
 }
@@ -271,7 +273,9 @@ fn login_is_throttled_and_passwords_change() {
     let r = anon.post_form("/login", &[("email", "throttle@example.com"), ("password", PASSWORD)]);
     assert_eq!(r.status, 429, "throttled even with the right password");
     assert!(r.headers.get("retry-after").is_some());
-    // Password change: wrong current password refused; then the new one works.
+    // Password change (another account: this one's e-mail is throttled):
+    // a wrong current password is refused; then the new one works.
+    let mut c = sys.signup("pw@example.com");
     c.get("/account").expect_status(200);
     let r = c.post_form("/account/password", &[("current", "nope-nope-nope"), ("password", "New-Passw0rd-long!"), ("confirm", "New-Passw0rd-long!")]);
     assert_eq!(r.status, 400);
@@ -282,12 +286,12 @@ fn login_is_throttled_and_passwords_change() {
     c.get("/devices").expect_status(200);
     let mut fresh = sys.client_from("127.0.0.41".parse().unwrap());
     fresh.get("/login").expect_status(200);
-    let r = fresh.post_form("/login", &[("email", "throttle@example.com"), ("password", "New-Passw0rd-long!")]);
+    let r = fresh.post_form("/login", &[("email", "pw@example.com"), ("password", "New-Passw0rd-long!")]);
     assert_eq!(r.status, 303, "{}", r.body);
     // Sessions are secure, HttpOnly, SameSite cookies.
     let mut fresh = sys.client_from("127.0.0.42".parse().unwrap());
     fresh.get("/login").expect_status(200);
-    let r = fresh.post_form("/login", &[("email", "throttle@example.com"), ("password", "New-Passw0rd-long!")]);
+    let r = fresh.post_form("/login", &[("email", "pw@example.com"), ("password", "New-Passw0rd-long!")]);
     let set: Vec<String> = r.headers.get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_string()).collect();
     let session = set.iter().find(|c| c.starts_with("fw_session=")).expect("session cookie");
     for attr in ["Secure", "HttpOnly", "SameSite=Strict"] {
