@@ -28,6 +28,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .route("/account/tokens", axum::routing::post(create_token))
         .route("/account/tokens/{id}/delete", axum::routing::post(delete_token))
         .routes(routes!(api_account))
+        .routes(routes!(api_password))
+        .routes(routes!(api_tokens, api_create_token))
+        .routes(routes!(api_delete_token))
 }
 
 async fn home(user: Result<User, auth::Rejection>) -> Redirect {
@@ -437,4 +440,86 @@ async fn delete_token(State(state): State<AppState>, user: User, Path(id): Path<
 #[utoipa::path(get, path = "/api/account", tag = "account", responses((status = 200, body = Account), (status = 401, description = "not authenticated")))]
 async fn api_account(user: User) -> Json<Account> {
     Json(user.account)
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct PasswordIn {
+    pub current: String,
+    pub password: String,
+}
+
+/// Changes the password (other sessions end).
+#[utoipa::path(post, path = "/api/account/password", tag = "account", request_body = PasswordIn, responses((status = 204), (status = 400, description = "{error, field}"), (status = 401)))]
+async fn api_password(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    user: User,
+    Json(p): Json<PasswordIn>,
+) -> Result<StatusCode, ApiError> {
+    if state.throttle.blocked("", peer.ip()).is_some() {
+        return Err(ApiError::bad("current", "too many failed attempts; try again later"));
+    }
+    if let Some(problem) = auth::password_problem(&p.password, &user.account.email) {
+        return Err(ApiError::bad("password", problem));
+    }
+    let store = state.store.clone();
+    let id = user.id();
+    let keep = match &user.via {
+        Via::Session { token, .. } => Some(token.clone()),
+        Via::Token => None,
+    };
+    let ok = blocking(move || {
+        let hash = store.password_hash(id)?;
+        if p.current.len() > auth::MAX_PASSWORD_LEN || !auth::verify_password(&p.current, &hash) {
+            return Ok(false);
+        }
+        store.set_password(id, &auth::hash_password(&p.password), keep.as_deref())?;
+        Ok(true)
+    })
+    .await?;
+    if !ok {
+        state.throttle.fail("", peer.ip());
+        return Err(ApiError::bad("current", "this is not your current password"));
+    }
+    let _ = std::fs::remove_file(state.data_dir.join(super::FIRST_PASSWORD_FILE));
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The account's API tokens (names and use; never the secrets).
+#[utoipa::path(get, path = "/api/tokens", tag = "account", responses((status = 200, body = [ApiToken]), (status = 401)))]
+async fn api_tokens(State(state): State<AppState>, user: User) -> Result<Json<Vec<ApiToken>>, ApiError> {
+    let store = state.store.clone();
+    let id = user.id();
+    Ok(Json(blocking(move || store.tokens(id)).await?))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct TokenIn {
+    pub name: String,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct TokenOut {
+    #[serde(flatten)]
+    pub token: ApiToken,
+    /// The secret, shown this once.
+    pub secret: String,
+}
+
+/// Creates an API token; the secret is in this answer only.
+#[utoipa::path(post, path = "/api/tokens", tag = "account", request_body = TokenIn, responses((status = 201, body = TokenOut), (status = 400), (status = 401)))]
+async fn api_create_token(State(state): State<AppState>, user: User, Json(t): Json<TokenIn>) -> Result<(StatusCode, Json<TokenOut>), ApiError> {
+    let store = state.store.clone();
+    let id = user.id();
+    let (token, secret) = blocking(move || store.create_token(id, &t.name)).await?;
+    Ok((StatusCode::CREATED, Json(TokenOut { token, secret })))
+}
+
+/// Revokes an API token.
+#[utoipa::path(delete, path = "/api/tokens/{id}", tag = "account", params(("id" = i64, Path)), responses((status = 204), (status = 404)))]
+async fn api_delete_token(State(state): State<AppState>, user: User, Path(tid): Path<i64>) -> Result<StatusCode, ApiError> {
+    let store = state.store.clone();
+    let id = user.id();
+    blocking(move || store.delete_token(id, tid)).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -157,6 +157,15 @@ fn one_account_cannot_touch_anothers_devices_and_dns_follows_devices() {
     b.json("DELETE", &format!("/api/devices/{id}"), None).expect_status(404);
     b.json("GET", &format!("/api/devices/{id}/setup"), None).expect_status(404);
     b.json("POST", &format!("/api/devices/{id}/checkin-url"), None).expect_status(404);
+    // Tokens: Bob cannot list or revoke Alice's.
+    let t = a.json("POST", "/api/tokens", Some(serde_json::json!({"name": "alice-cron"})));
+    t.expect_status(201);
+    let (tid, secret) = (t.json()["id"].as_i64().unwrap(), t.json()["secret"].as_str().unwrap().to_string());
+    b.json("DELETE", &format!("/api/tokens/{tid}"), None).expect_status(404);
+    assert!(!b.json("GET", "/api/tokens", None).body.contains("alice-cron"));
+    let mut alice_script = sys.client();
+    alice_script.bearer = Some(secret);
+    assert_eq!(alice_script.json("GET", "/api/account", None).json()["email"], "alice@example.com");
     let bob_devices = b.json("GET", "/api/devices", None).json();
     assert_eq!(bob_devices.as_array().unwrap().len(), 1);
     assert!(!bob_devices.to_string().contains("edge"));
