@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs every feedwall test on a fresh Debian machine: installs the DNS tools
 # the tests drive (kdig, dig, dnsperf, Unbound; NSD and Knot for the
-# benchmark harness) and the FTP server the feed-fetch tests start
-# (pyftpdlib) when missing, then builds and runs the whole suite.
+# benchmark harness), the FTP server the feed-fetch tests start (pyftpdlib),
+# and for the browser test Chromium, Node.js and npm when missing; runs
+# `npm ci` in tests/browser (playwright-core, which drives Debian's Chromium:
+# no browser download); then builds and runs the whole suite.
 #
 #   tests/run-all.sh            # everything
 #   tests/run-all.sh reload     # pass a test-name filter to cargo test
@@ -20,7 +22,20 @@ have unbound           || need_pkgs+=(unbound)
 have unbound-checkconf || need_pkgs+=(unbound)
 have nsd               || need_pkgs+=(nsd)
 have knotd             || need_pkgs+=(knot)
+# Setup-snippet tests: real BIND and dnsmasq forwarders; the nftables and
+# iptables + ipset scripts run in a network namespace (ip netns).
+have named             || need_pkgs+=(bind9)
+have named-checkconf   || need_pkgs+=(bind9-utils)
+have dnsmasq           || need_pkgs+=(dnsmasq-base)
+have nft               || need_pkgs+=(nftables)
+have ipset             || need_pkgs+=(ipset)
+have iptables          || need_pkgs+=(iptables)
+have ip6tables         || need_pkgs+=(iptables)
+have ip                || need_pkgs+=(iproute2)
 have_py pyftpdlib      || need_pkgs+=(python3-pyftpdlib)
+[ -x /usr/bin/chromium ] || need_pkgs+=(chromium)
+have node              || need_pkgs+=(nodejs)
+have npm               || need_pkgs+=(npm)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
     echo "installing: ${need_pkgs[*]}"
     SUDO=""
@@ -35,10 +50,24 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_pkgs[@]}"
 fi
-for t in kdig dig dnsperf unbound unbound-checkconf nsd knotd; do
+for t in kdig dig dnsperf unbound unbound-checkconf nsd knotd \
+         named named-checkconf dnsmasq nft ipset iptables ip6tables ip; do
     have "$t" || { echo "error: $t is still missing after install" >&2; exit 1; }
 done
 have_py pyftpdlib || { echo "error: python3 module pyftpdlib is still missing after install" >&2; exit 1; }
+[ -x /usr/bin/chromium ] || { echo "error: /usr/bin/chromium is still missing after install" >&2; exit 1; }
+for t in node npm; do
+    have "$t" || { echo "error: $t is still missing after install" >&2; exit 1; }
+done
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+[ "$node_major" -ge 20 ] || { echo "error: the browser test's playwright-core needs Node.js 20 or later, this is $(node --version)" >&2; exit 1; }
+
+# The browser test's npm packages, exactly as locked.
+if [ ! -d tests/browser/node_modules ] || [ tests/browser/package-lock.json -nt tests/browser/node_modules ]; then
+    (cd tests/browser && npm ci --no-audit --no-fund)
+    touch tests/browser/node_modules
+fi
+[ -f tests/browser/node_modules/playwright-core/package.json ] || { echo "error: playwright-core is still missing in tests/browser/node_modules after npm ci" >&2; exit 1; }
 
 # Formatting is part of the suite.
 cargo fmt --all -- --check
