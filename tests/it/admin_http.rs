@@ -350,3 +350,54 @@ fn check_in_moves_a_dynamic_device() {
     a.json("POST", &format!("/api/devices/{id}/checkin-url"), None).expect_status(200);
     other.get(&path).expect_status(404);
 }
+
+#[test]
+fn custom_lookup_is_feeds_plus_deny_minus_allow_in_dns() {
+    let sys = System::start(Options::default());
+    let mut a = sys.signup("lookups@example.com");
+    let label = a.json("GET", "/api/account", None).json()["label"].as_str().unwrap().to_string();
+    a.json("POST", "/api/devices", Some(serde_json::json!({"name":"fw","kind":"nftables","prefix":"127.0.0.60"}))).expect_status(201);
+    // feed-a lists 198.51.100.1, .2 and 203.0.113.0/30; allow .2, deny 192.0.2.200.
+    let r = a.json("POST", "/api/lists/deny", Some(serde_json::json!({"entries": [{"net": "192.0.2.200", "comment": "scanner"}]})));
+    assert_eq!(r.json()["added"], 1, "{}", r.body);
+    let r = a.json("POST", "/api/lists/allow", Some(serde_json::json!({"entries": [{"net": "198.51.100.2/32", "comment": "partner"}, {"net": "203.0.113.1", "comment": ""}]})));
+    assert!(r.status == 200 || r.status == 201, "{}", r.body);
+    let r = a.json("POST", "/api/lookups", Some(serde_json::json!({"name": "My attackers", "label": "mine", "feeds": ["feed-a"]})));
+    assert_eq!(r.status, 201, "{}", r.body);
+    // A bad line stores nothing and names the line.
+    let r = a.json("POST", "/api/lists/deny", Some(serde_json::json!({"text": "10.9.9.9\n300.1.1.1\n"})));
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.json()["lines"][0]["line"], 2, "{}", r.body);
+    let name = format!("0.mine.{label}.acct.feedwall.internal");
+    let mut want = vec!["192.0.2.200", "198.51.100.1", "203.0.113.0", "203.0.113.2", "203.0.113.3"];
+    want.sort();
+    eventually(20, "custom lookup published", || {
+        let mut got = answers(&kdig_from(sys.dns, "127.0.0.60", &name, "A"), "A");
+        got.sort();
+        got == want
+    });
+    let deny = answers(&kdig_from(sys.dns, "127.0.0.60", &format!("0.deny.{label}.acct.feedwall.internal"), "A"), "A");
+    assert_eq!(deny, ["192.0.2.200"], "10.9.9.9 of the failed import is not there");
+    let allow = answers(&kdig_from(sys.dns, "127.0.0.60", &format!("0.allow.{label}.acct.feedwall.internal"), "A"), "A");
+    assert_eq!(allow.len(), 2);
+    // Another account's device is refused; a non-device too.
+    let mut b = sys.signup("other@example.com");
+    b.json("POST", "/api/devices", Some(serde_json::json!({"name":"fw","kind":"bind","prefix":"127.0.0.61"}))).expect_status(201);
+    eventually(15, "bob's device", || status(&kdig_from(sys.dns, "127.0.0.61", "0.attackers.feedwall.internal", "A")) == "NOERROR");
+    assert_eq!(status(&kdig_from(sys.dns, "127.0.0.61", &name, "A")), "REFUSED");
+    assert_eq!(status(&kdig_from(sys.dns, "127.0.0.62", &name, "A")), "REFUSED");
+    // Bob cannot read or change Alice's lookup or entries by id.
+    let lookups = a.json("GET", "/api/lookups", None).json();
+    let lid = lookups["own"][0]["id"].as_i64().expect("own lookup id");
+    let eid = a.json("GET", "/api/lists/deny", None).json().as_array().map(|v| v[0]["id"].as_i64().unwrap()).or_else(|| a.json("GET", "/api/lists/deny", None).json()["entries"][0]["id"].as_i64()).expect("entry id");
+    b.json("GET", &format!("/api/lookups/{lid}"), None).expect_status(404);
+    b.json("PUT", &format!("/api/lookups/{lid}"), Some(serde_json::json!({"name": "x", "label": "mine", "feeds": []}))).expect_status(404);
+    b.json("DELETE", &format!("/api/lookups/{lid}"), None).expect_status(404);
+    b.json("DELETE", &format!("/api/lists/deny/{eid}"), None).expect_status(404);
+    b.get(&format!("/lookups/{lid}")).expect_status(404);
+    b.post_form(&format!("/lookups/{lid}/delete"), &[]).expect_status(404);
+    b.post_form(&format!("/lists/deny/{eid}/delete"), &[]).expect_status(404);
+    assert!(!b.get("/lists/deny/export").body.contains("192.0.2.200"));
+    assert!(!b.json("GET", "/api/lookups", None).body.contains(&label));
+    assert_eq!(a.json("GET", &format!("/api/lookups/{lid}"), None).json()["name"], "My attackers");
+}
