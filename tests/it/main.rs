@@ -9,7 +9,6 @@ mod archive;
 mod browser_e2e;
 mod cli;
 mod clients;
-mod device_seen;
 mod feeds_parse;
 mod fetch;
 mod ftp_server;
