@@ -33,6 +33,7 @@ have iptables          || need_pkgs+=(iptables)
 have ip6tables         || need_pkgs+=(iptables)
 have ip                || need_pkgs+=(iproute2)
 have_py pyftpdlib      || need_pkgs+=(python3-pyftpdlib)
+have_py prometheus_client || need_pkgs+=(python3-prometheus-client)
 [ -x /usr/bin/chromium ] || need_pkgs+=(chromium)
 have node              || need_pkgs+=(nodejs)
 have npm               || need_pkgs+=(npm)
@@ -55,6 +56,7 @@ for t in kdig dig dnsperf unbound unbound-checkconf nsd knotd \
     have "$t" || { echo "error: $t is still missing after install" >&2; exit 1; }
 done
 have_py pyftpdlib || { echo "error: python3 module pyftpdlib is still missing after install" >&2; exit 1; }
+have_py prometheus_client || { echo "error: python3 module prometheus_client is still missing after install" >&2; exit 1; }
 [ -x /usr/bin/chromium ] || { echo "error: /usr/bin/chromium is still missing after install" >&2; exit 1; }
 for t in node npm; do
     have "$t" || { echo "error: $t is still missing after install" >&2; exit 1; }

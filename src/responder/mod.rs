@@ -8,9 +8,13 @@
 //! with `ArcSwap`; a file that fails to load is logged and counted, and the
 //! previous snapshot keeps serving. Queries in flight finish on the snapshot
 //! they started with (the mapping lives until the last reader drops it).
+//!
+//! With `--stats-file`, a thread writes the counters and each device's last
+//! query time as JSON once a second (see [`write_stats`]).
 
 pub mod query;
 pub mod reload;
+pub mod served;
 pub mod tcp;
 pub mod udp;
 pub mod uring;
@@ -26,6 +30,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::metrics::Metrics;
 use crate::snapshot::MappedSnapshot;
+use served::ServedSnapshot;
 
 /// Default listen address of the responder.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:5353";
@@ -125,7 +130,7 @@ pub fn run(opts: DnsOptions) -> anyhow::Result<()> {
     let first = MappedSnapshot::open(&opts.snapshot)
         .with_context(|| format!("cannot load snapshot {}", opts.snapshot.display()))?;
     let serial = first.get().serial.to_native();
-    let current = Arc::new(ArcSwap::from_pointee(first));
+    let current = Arc::new(ArcSwap::from_pointee(ServedSnapshot::new(first)));
     let mut bound = Vec::new();
     for addr in &opts.listen {
         bound.push(bind(*addr, opts.workers)?);
@@ -206,20 +211,47 @@ async fn wait_for_shutdown() {
     }
 }
 
+/// The stats file's content:
+///
+/// ```json
+/// { "serial": 7, "written_unix": 1764322001,
+///   "counters": { "queries": 12, "answer": 10, ... },
+///   "devices": [ { "key": 17, "name": "fw1", "last_query_unix": 1764322000 },
+///                { "key": 0, "name": "lab", "last_query_unix": null } ] }
+/// ```
+///
+/// `counters` are sums since start (names in `metrics.rs`); `devices` are
+/// the current snapshot's devices in its order, with the time (Unix
+/// seconds) of their last query the ACL admitted, `null` when none since
+/// the responder started. Times survive snapshot reloads (matched by key,
+/// or by name for key 0) but not a restart.
+pub fn stats_json(metrics: &Metrics, current: &ServedSnapshot, now_unix: u64) -> serde_json::Value {
+    let devices: Vec<served::DeviceSeen<'_>> = current.devices().collect();
+    serde_json::json!({
+        "serial": current.get().serial.to_native(),
+        "written_unix": now_unix,
+        "counters": metrics.totals(),
+        "devices": devices,
+    })
+}
+
 fn write_stats(
     path: &std::path::Path,
     metrics: &Metrics,
-    current: &ArcSwap<MappedSnapshot>,
+    current: &ArcSwap<ServedSnapshot>,
 ) -> anyhow::Result<()> {
-    let serial = current.load().get().serial.to_native();
-    let body = serde_json::json!({ "serial": serial, "counters": metrics.totals() });
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let body = stats_json(metrics, &current.load_full(), now);
     crate::snapshot::write_atomic_file(path, body.to_string().as_bytes())?;
     Ok(())
 }
 
-/// Writes the counters as JSON once a second (for scripts and, later, the
-/// admin page).
-fn spawn_stats_writer(path: PathBuf, metrics: Arc<Metrics>, current: Arc<ArcSwap<MappedSnapshot>>) {
+/// Writes the stats file once a second (for scripts and the admin page's
+/// `/metrics`).
+fn spawn_stats_writer(path: PathBuf, metrics: Arc<Metrics>, current: Arc<ArcSwap<ServedSnapshot>>) {
     let _ = std::thread::Builder::new()
         .name("feedwall-stats".into())
         .spawn(move || loop {

@@ -98,6 +98,11 @@ pub struct Outcome {
     pub len: usize,
     /// The answer did not fit (UDP) and was sent with TC=1.
     pub truncated: bool,
+    /// The device (index into the snapshot's `devices`) the source belongs
+    /// to, once the ACL admitted the query; `None` for queries refused by
+    /// the ACL and for those rejected before the ACL check (malformed, bad
+    /// opcode, class or EDNS version). The caller notes its last query time.
+    pub device: Option<u32>,
 }
 
 impl Outcome {
@@ -106,6 +111,7 @@ impl Outcome {
             kind: Kind::Dropped,
             len: 0,
             truncated: false,
+            device: None,
         }
     }
 }
@@ -156,11 +162,23 @@ pub fn respond_split<'s>(
     split_at: usize,
 ) -> (Outcome, Option<Split<'s>>) {
     let mut split = None;
-    let o = respond_inner(snap, src, query, out, transport, split_at, &mut split);
+    let mut device = None;
+    let mut o = respond_inner(
+        snap,
+        src,
+        query,
+        out,
+        transport,
+        split_at,
+        &mut split,
+        &mut device,
+    );
+    o.device = device;
     (o, split)
 }
 
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 fn respond_inner<'s>(
     snap: &'s ArchivedSnapshot,
     src: IpAddr,
@@ -169,6 +187,7 @@ fn respond_inner<'s>(
     transport: Transport,
     split_at: usize,
     split: &mut Option<Split<'s>>,
+    device_out: &mut Option<u32>,
 ) -> Outcome {
     if query.len() < HEADER_LEN || out.len() < HEADER_LEN + OPT_LEN || query[2] & flags::QR != 0 {
         return Outcome::drop();
@@ -302,6 +321,7 @@ fn respond_inner<'s>(
     let Some(device) = snap.device_for(src) else {
         return w.empty(query, question, rcode::REFUSED, 0, Kind::RefusedAcl, false);
     };
+    *device_out = Some(device);
     let account = snap.account_of(device).unwrap_or(u32::MAX);
 
     // Zone: the name must be the apex or below it.
@@ -422,6 +442,7 @@ fn header_only(query: &[u8], out: &mut [u8], rc: u8, kind: Kind) -> Outcome {
         kind,
         len: HEADER_LEN,
         truncated: false,
+        device: None,
     }
 }
 
@@ -520,6 +541,7 @@ impl<'s> Writer<'_, 's> {
             kind,
             len: at,
             truncated,
+            device: None,
         }
     }
 
@@ -570,6 +592,7 @@ impl<'s> Writer<'_, 's> {
             kind: Kind::Answer,
             len,
             truncated: false,
+            device: None,
         }
     }
 
@@ -605,6 +628,7 @@ impl<'s> Writer<'_, 's> {
             kind,
             len: at,
             truncated: false,
+            device: None,
         }
     }
 }

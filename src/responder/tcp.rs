@@ -18,9 +18,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 
 use super::query::{respond_split, Transport};
+use super::served::{coarse_unix_now, ServedSnapshot};
 use crate::acl::canonical_source;
 use crate::metrics::{Counter, Counters, Tally};
-use crate::snapshot::MappedSnapshot;
 use crate::wire::MAX_MESSAGE;
 
 /// Default idle timeout between queries on a connection (RFC 7766 §6.2.3
@@ -56,7 +56,7 @@ impl Default for TcpLimits {
 /// Accepts connections forever.
 pub async fn serve(
     listener: TcpListener,
-    current: Arc<ArcSwap<MappedSnapshot>>,
+    current: Arc<ArcSwap<ServedSnapshot>>,
     counters: Arc<Counters>,
     limits: TcpLimits,
     slots: Arc<Semaphore>,
@@ -104,7 +104,7 @@ struct Piece<'s> {
 async fn connection(
     mut stream: TcpStream,
     peer: SocketAddr,
-    current: Arc<ArcSwap<MappedSnapshot>>,
+    current: Arc<ArcSwap<ServedSnapshot>>,
     counters: &Counters,
     limits: TcpLimits,
 ) {
@@ -124,6 +124,7 @@ async fn connection(
         let mut fill = 0usize;
         let mut pending = 0usize;
         let mut closing = false;
+        let mut device = None;
         while end - start >= 2 {
             let mlen = u16::from_be_bytes([rbuf[start], rbuf[start + 1]]) as usize;
             if mlen == 0 {
@@ -148,6 +149,9 @@ async fn connection(
             tally.bump(Counter::Queries);
             tally.bump(Counter::Tcp);
             tally.bump(Counter::Outcome(o.kind));
+            if o.device.is_some() {
+                device = o.device;
+            }
             start += 2 + mlen;
             if o.len > 0 {
                 out[fill..fill + 2].copy_from_slice(&(o.len as u16).to_be_bytes());
@@ -170,6 +174,10 @@ async fn connection(
             }
         }
         tally.flush_into(counters);
+        // One connection, one source: one note per batch.
+        if let Some(d) = device {
+            snapshot.last_query.note(d, coarse_unix_now());
+        }
         if !pieces.is_empty() {
             let mut slices: Vec<IoSlice<'_>> = Vec::with_capacity(pieces.len() * 3);
             // Adjacent regions of `out` (answers without a middle) coalesce.

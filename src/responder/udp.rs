@@ -3,9 +3,10 @@
 //! `recvmmsg`/`sendmmsg` (measured faster here than tokio or tokio-uring,
 //! see README "I/O choice").
 //!
-//! Per batch: one `arc_swap::Cache` load of the current snapshot, then for
-//! each datagram `query::respond` into a preallocated slot, then one
-//! `sendmmsg`. Nothing is allocated after start-up.
+//! Per batch: one `arc_swap::Cache` load of the current snapshot and one
+//! read of the coarse clock, then for each datagram `query::respond` into a
+//! preallocated slot (noting the device's last query time, see
+//! `served.rs`), then one `sendmmsg`. Nothing is allocated after start-up.
 
 use std::mem::{size_of, zeroed};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, UdpSocket};
@@ -15,9 +16,9 @@ use std::sync::Arc;
 use arc_swap::{ArcSwap, Cache};
 
 use super::query::{respond, Transport, MAX_UDP_RESPONSE};
+use super::served::{coarse_unix_now, ServedSnapshot};
 use crate::acl::canonical_source;
 use crate::metrics::{Counter, Counters};
-use crate::snapshot::MappedSnapshot;
 
 /// Datagrams per `recvmmsg` / `sendmmsg` call.
 pub const BATCH: usize = 64;
@@ -95,7 +96,7 @@ fn source(ss: &libc::sockaddr_storage) -> Option<(IpAddr, u16)> {
 /// Serves one UDP socket forever.
 pub fn run_worker(
     socket: UdpSocket,
-    current: Arc<ArcSwap<MappedSnapshot>>,
+    current: Arc<ArcSwap<ServedSnapshot>>,
     counters: Arc<Counters>,
 ) {
     let fd = socket.as_raw_fd();
@@ -130,7 +131,9 @@ pub fn run_worker(
             }
             continue;
         }
-        let snap = cache.load().get();
+        let served = cache.load();
+        let snap = served.get();
+        let now = coarse_unix_now();
         let mut out = 0usize;
         for i in 0..n as usize {
             counters.bump_owned(Counter::Queries);
@@ -153,6 +156,9 @@ pub fn run_worker(
             counters.bump_owned(Counter::Outcome(o.kind));
             if o.truncated {
                 counters.bump_owned(Counter::Truncated);
+            }
+            if let Some(d) = o.device {
+                served.last_query.note(d, now);
             }
             if o.len == 0 {
                 continue;

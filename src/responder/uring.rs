@@ -57,10 +57,13 @@ use arc_swap::{ArcSwap, Cache};
 use io_uring::{cqueue, opcode, squeue, types, IoUring, SubmissionQueue};
 
 use super::query::{respond, Kind, Transport, MAX_UDP_RESPONSE};
+use super::served::{coarse_unix_now, LastQuery, ServedSnapshot};
 use super::udp::MAX_QUERY;
 use crate::acl::canonical_source;
 use crate::metrics::{Counter, Counters};
-use crate::snapshot::{ArchivedSnapshot, MappedSnapshot};
+use crate::snapshot::ArchivedSnapshot;
+#[cfg(test)]
+use crate::snapshot::MappedSnapshot;
 
 /// Receive buffers in the buf_ring (a power of two, at most 32768).
 const BUFS: usize = 1024;
@@ -386,12 +389,16 @@ enum Handled {
 }
 
 /// Answers one received datagram (completion `res`/`flags`), queueing its
-/// send. Counts exactly as `udp.rs` does.
+/// send. Counts, and notes the device's last query time (`now`: the coarse
+/// clock read once per harvest), exactly as `udp.rs` does.
 #[inline]
+#[allow(clippy::too_many_arguments)]
 fn handle(
     st: &mut State,
     sq: &mut SubmissionQueue<'_>,
     snap: &ArchivedSnapshot,
+    last_query: &LastQuery,
+    now: u64,
     counters: &Counters,
     res: i32,
     flags: u32,
@@ -436,6 +443,9 @@ fn handle(
                         counters.bump_owned(Counter::Outcome(o.kind));
                         if o.truncated {
                             counters.bump_owned(Counter::Truncated);
+                        }
+                        if let Some(d) = o.device {
+                            last_query.note(d, now);
                         }
                         if o.len > 0 {
                             // SAFETY: `name` is at most NAME_LEN bytes (the
@@ -486,7 +496,7 @@ enum Stop {
 
 /// Serves one socket forever; returns only if the kernel refuses the
 /// multishot receive before the first datagram.
-fn serve(u: &mut Uring, current: Arc<ArcSwap<MappedSnapshot>>, counters: &Counters) -> Stop {
+fn serve(u: &mut Uring, current: Arc<ArcSwap<ServedSnapshot>>, counters: &Counters) -> Stop {
     let Uring { ring, st, .. } = u;
     let (mut submitter, mut sq, mut cq) = ring.split();
     // Saves the ring's fd lookup on every enter; optional.
@@ -571,9 +581,20 @@ fn serve(u: &mut Uring, current: Arc<ArcSwap<MappedSnapshot>>, counters: &Counte
                 }
             }
         }
-        let snap = cache.load().get();
+        let served = cache.load();
+        let snap = served.get();
+        let now = coarse_unix_now();
         while let Some(&(res, flags)) = pending.front() {
-            match handle(st, &mut sq, snap, counters, res, flags) {
+            match handle(
+                st,
+                &mut sq,
+                snap,
+                &served.last_query,
+                now,
+                counters,
+                res,
+                flags,
+            ) {
                 Handled::Sent => {
                     sends += 1;
                     pending.pop_front();
@@ -619,7 +640,16 @@ fn serve(u: &mut Uring, current: Arc<ArcSwap<MappedSnapshot>>, counters: &Counte
                 pending.push_back((res, flags));
                 continue;
             }
-            match handle(st, &mut sq, snap, counters, res, flags) {
+            match handle(
+                st,
+                &mut sq,
+                snap,
+                &served.last_query,
+                now,
+                counters,
+                res,
+                flags,
+            ) {
                 Handled::Sent => sends += 1,
                 Handled::Done => {}
                 Handled::NoSlot => pending.push_back((res, flags)),
@@ -633,7 +663,7 @@ fn serve(u: &mut Uring, current: Arc<ArcSwap<MappedSnapshot>>, counters: &Counte
 /// receive.
 pub fn run_worker(
     socket: UdpSocket,
-    current: Arc<ArcSwap<MappedSnapshot>>,
+    current: Arc<ArcSwap<ServedSnapshot>>,
     counters: Arc<Counters>,
 ) {
     let why = match Uring::new(socket.as_raw_fd()) {
@@ -757,7 +787,9 @@ mod tests {
         let path = dir.path().join("snap.fw");
         let devices = ["127.0.0.1/32".parse().unwrap()];
         crate::demo::build(&path, &devices).unwrap();
-        let current = Arc::new(ArcSwap::from_pointee(MappedSnapshot::open(&path).unwrap()));
+        let current = Arc::new(ArcSwap::from_pointee(ServedSnapshot::new(
+            MappedSnapshot::open(&path).unwrap(),
+        )));
         let server = super::super::udp_socket("127.0.0.1:0".parse().unwrap()).unwrap();
         let addr = server.local_addr().unwrap();
         let counters = Arc::new(Counters::default());
@@ -797,6 +829,9 @@ mod tests {
             }
         }
         assert!(got.iter().all(|&g| g), "every query answered");
+        // The demo's one device (127.0.0.1) has a last query time.
+        let seen = current.load().last_query.get(0).expect("device 0 seen");
+        assert!(seen.abs_diff(coarse_unix_now()) <= 5);
         // A truncated answer over UDP.
         client
             .send_to(&query(7, "0.demo-large.feedwall.internal", 1), addr)
@@ -811,7 +846,9 @@ mod tests {
         let old = current.load_full();
         let weak = Arc::downgrade(&old);
         drop(old);
-        current.store(Arc::new(MappedSnapshot::open(&path).unwrap()));
+        current.store(Arc::new(ServedSnapshot::new(
+            MappedSnapshot::open(&path).unwrap(),
+        )));
         let t = std::time::Instant::now();
         while weak.strong_count() > 0 && t.elapsed() < Duration::from_secs(5) {
             std::thread::sleep(Duration::from_millis(50));

@@ -9,6 +9,7 @@ mod archive;
 mod browser_e2e;
 mod cli;
 mod clients;
+mod device_seen;
 mod feeds_parse;
 mod fetch;
 mod ftp_server;
