@@ -88,7 +88,7 @@ fn serving_snapshot() -> MappedSnapshot {
         ],
     ));
     w.devices.push(DeviceSpec {
-            key: 0,
+        key: 0,
         name: "fw".into(),
         account: 1,
         prefixes: vec![net("127.0.0.1/32")],
@@ -239,7 +239,7 @@ fn acl_snapshot(n: usize) -> MappedSnapshot {
             let len = if seen_v4.len() % 4 == 0 { 28 } else { 32 };
             let i = w.devices.len();
             w.devices.push(DeviceSpec {
-            key: 0,
+                key: 0,
                 name: format!("d{i}"),
                 account: 1,
                 prefixes: vec![IpNet::new(Ipv4Addr::from(a).into(), len)
@@ -325,7 +325,7 @@ fn names_snapshot(names: u32) -> MappedSnapshot {
         .push(list("many", Some(names), vec![net("192.0.2.1/32")]));
     w.lists.push(list("small", None, vec![net("192.0.2.1/32")]));
     w.devices.push(DeviceSpec {
-            key: 0,
+        key: 0,
         name: "fw".into(),
         account: 1,
         prefixes: vec![net("127.0.0.1/32")],

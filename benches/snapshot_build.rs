@@ -175,7 +175,7 @@ fn writer(lists: Vec<(&'static str, Vec<IpNet>)>) -> SnapshotWriter {
     }
     w.accounts.push((0, "operator".into()));
     w.devices.push(DeviceSpec {
-            key: 0,
+        key: 0,
         name: "demo".into(),
         account: 0,
         prefixes: vec!["127.0.0.1/32".parse().expect("prefix")],

@@ -315,7 +315,7 @@ impl BuildArgs {
         w.accounts.push((0, "static".into()));
         for (i, p) in prefixes.into_iter().enumerate() {
             w.devices.push(DeviceSpec {
-            key: 0,
+                key: 0,
                 name: format!("allow-{i}"),
                 account: 0,
                 prefixes: vec![p],

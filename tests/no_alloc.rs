@@ -70,7 +70,7 @@ fn respond_allocates_nothing() {
         source: "t".into(),
     });
     w.devices.push(DeviceSpec {
-            key: 0,
+        key: 0,
         name: "d".into(),
         account: 0,
         prefixes: vec!["127.0.0.1/32".parse().unwrap()],

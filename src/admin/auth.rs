@@ -64,8 +64,8 @@ pub fn dummy_hash() -> &'static str {
 
 /// Passwords too common to allow whatever their length.
 const COMMON: &[&str] = &[
-    "password", "123456", "qwerty", "letmein", "welcome", "admin", "iloveyou", "monkey",
-    "dragon", "feedwall", "firewall", "changeme", "abc123", "111111", "passw0rd",
+    "password", "123456", "qwerty", "letmein", "welcome", "admin", "iloveyou", "monkey", "dragon",
+    "feedwall", "firewall", "changeme", "abc123", "111111", "passw0rd",
 ];
 
 /// Why a password is too weak, or `None` when it is acceptable: at least
@@ -137,7 +137,9 @@ impl Throttle {
         Self::keys(email, ip)
             .iter()
             .filter_map(|k| map.get(k))
-            .filter(|(n, since)| *n >= LOGIN_FAILURES_ALLOWED && now.duration_since(*since) < LOGIN_WINDOW)
+            .filter(|(n, since)| {
+                *n >= LOGIN_FAILURES_ALLOWED && now.duration_since(*since) < LOGIN_WINDOW
+            })
             .map(|(_, since)| (LOGIN_WINDOW - now.duration_since(*since)).as_secs().max(1))
             .max()
     }
@@ -192,8 +194,7 @@ pub fn set_cookie(name: &str, value: &str, max_age: Option<u64>, secure: bool) -
 /// Constant-time comparison of two tokens.
 pub fn same_token(a: &str, b: &str) -> bool {
     a.len() == b.len()
-        && a
-            .bytes()
+        && a.bytes()
             .zip(b.bytes())
             .fold(0u8, |acc, (x, y)| acc | (x ^ y))
             == 0
@@ -286,7 +287,10 @@ impl IntoResponse for Rejection {
 impl FromRequestParts<AppState> for User {
     type Rejection = Rejection;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let api = parts.uri.path().starts_with("/api/") || parts.uri.path() == "/metrics";
         if let Some(auth) = parts.headers.get(header::AUTHORIZATION) {
             let secret = auth
@@ -302,9 +306,16 @@ impl FromRequestParts<AppState> for User {
                 .map_err(|_| Rejection::Unauthorized)?
                 .map_err(|_| Rejection::Unauthorized)?
                 .ok_or(Rejection::Unauthorized)?;
-            return Ok(User { account, via: Via::Token });
+            return Ok(User {
+                account,
+                via: Via::Token,
+            });
         }
-        let missing = if api { Rejection::Unauthorized } else { Rejection::Login };
+        let missing = if api {
+            Rejection::Unauthorized
+        } else {
+            Rejection::Login
+        };
         let token = cookie(&parts.headers, SESSION_COOKIE).ok_or(missing)?;
         let store = state.store.clone();
         let t = token.clone();
@@ -313,20 +324,34 @@ impl FromRequestParts<AppState> for User {
             .ok()
             .and_then(|r| r.ok())
             .flatten()
-            .ok_or(if api { Rejection::Unauthorized } else { Rejection::Login })?;
+            .ok_or(if api {
+                Rejection::Unauthorized
+            } else {
+                Rejection::Login
+            })?;
         let user = User {
             account: session.account,
-            via: Via::Session { token, csrf: session.csrf },
+            via: Via::Session {
+                token,
+                csrf: session.csrf,
+            },
         };
         // A session must carry its CSRF token on every state change, API
         // routes included (forms are checked by their handlers, which read
         // the field from the body).
         if api && parts.method != Method::GET && parts.method != Method::HEAD {
-            let given = parts.headers.get("x-csrf-token").and_then(|v| v.to_str().ok());
+            let given = parts
+                .headers
+                .get("x-csrf-token")
+                .and_then(|v| v.to_str().ok());
             user.check_csrf(given)?;
         }
         let path = parts.uri.path();
-        if user.account.must_change_password && !path.starts_with("/account") && path != "/logout" && !api {
+        if user.account.must_change_password
+            && !path.starts_with("/account")
+            && path != "/logout"
+            && !api
+        {
             return Err(Rejection::MustChangePassword);
         }
         Ok(user)
@@ -339,7 +364,10 @@ pub struct Operator(pub User);
 impl FromRequestParts<AppState> for Operator {
     type Rejection = Rejection;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let u = User::from_request_parts(parts, state).await?;
         if !u.is_operator() {
             return Err(Rejection::Forbidden("operator only"));
@@ -356,9 +384,15 @@ mod tests {
     fn strong_passwords_only() {
         assert!(password_problem("short1A!", "a@b.c").is_some());
         assert!(password_problem("alllowercaseletters", "a@b.c").is_some());
-        assert!(password_problem("Password1234!", "a@b.c").is_some(), "common base");
+        assert!(
+            password_problem("Password1234!", "a@b.c").is_some(),
+            "common base"
+        );
         assert!(password_problem("Aliceliddell#2026", "aliceliddell@example.com").is_some());
-        assert!(password_problem("aaaaAAAA1111!!!!", "a@b.c").is_some(), "few distinct");
+        assert!(
+            password_problem("aaaaAAAA1111!!!!", "a@b.c").is_some(),
+            "few distinct"
+        );
         assert!(password_problem("Tr0ub4dor&3-horse", "a@b.c").is_none());
         assert!(password_problem("correct horse battery staple", "a@b.c").is_none());
     }
@@ -382,7 +416,10 @@ mod tests {
         }
         assert!(t.blocked("a@b.c", ip).is_some());
         assert!(t.blocked("other@b.c", ip).is_some(), "same address");
-        assert!(t.blocked("a@b.c", "192.0.2.2".parse().unwrap()).is_some(), "same e-mail");
+        assert!(
+            t.blocked("a@b.c", "192.0.2.2".parse().unwrap()).is_some(),
+            "same e-mail"
+        );
         assert!(t.blocked("z@b.c", "192.0.2.3".parse().unwrap()).is_none());
         // Address-only failures (sign-ups) never block by e-mail.
         let t = Throttle::default();

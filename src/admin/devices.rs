@@ -30,11 +30,20 @@ pub const STALE_AFTER_SECS: i64 = 3600;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .route("/devices", axum::routing::get(devices_page).post(add_device))
-        .route("/devices/{id}", axum::routing::get(device_page).post(update_device))
+        .route(
+            "/devices",
+            axum::routing::get(devices_page).post(add_device),
+        )
+        .route(
+            "/devices/{id}",
+            axum::routing::get(device_page).post(update_device),
+        )
         .route("/devices/{id}/delete", axum::routing::post(delete_device))
         .route("/devices/{id}/checkin", axum::routing::post(new_checkin))
-        .route("/checkin/{token}", axum::routing::get(check_in).post(check_in))
+        .route(
+            "/checkin/{token}",
+            axum::routing::get(check_in).post(check_in),
+        )
         .routes(routes!(api_list, api_add))
         .routes(routes!(api_get, api_update, api_delete))
         .routes(routes!(api_checkin_token))
@@ -79,7 +88,11 @@ pub struct DeviceForm {
 }
 
 /// Validates a device form.
-pub fn parse_device(state: &AppState, user: &User, f: &DeviceForm) -> Result<DeviceInput, FormErrors> {
+pub fn parse_device(
+    state: &AppState,
+    user: &User,
+    f: &DeviceForm,
+) -> Result<DeviceInput, FormErrors> {
     let mut errs = FormErrors::default();
     let name = f.name.trim();
     if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
@@ -96,13 +109,22 @@ pub fn parse_device(state: &AppState, user: &User, f: &DeviceForm) -> Result<Dev
         errs.add("group", "device groups come with the advanced tier");
     }
     let raw = f.prefix.trim();
-    let prefix = match raw.parse::<IpNet>().or_else(|_| raw.parse::<std::net::IpAddr>().map(IpNet::from)) {
+    let prefix = match raw
+        .parse::<IpNet>()
+        .or_else(|_| raw.parse::<std::net::IpAddr>().map(IpNet::from))
+    {
         Err(_) => {
-            errs.add("prefix", "enter an IPv4 or IPv6 address, or a prefix such as 192.0.2.0/28");
+            errs.add(
+                "prefix",
+                "enter an IPv4 or IPv6 address, or a prefix such as 192.0.2.0/28",
+            );
             None
         }
         Ok(p) if p.trunc() != p => {
-            errs.add("prefix", format!("host bits are set; did you mean {}?", p.trunc()));
+            errs.add(
+                "prefix",
+                format!("host bits are set; did you mean {}?", p.trunc()),
+            );
             None
         }
         Ok(p) => {
@@ -115,7 +137,10 @@ pub fn parse_device(state: &AppState, user: &User, f: &DeviceForm) -> Result<Dev
                 errs.add("prefix", "not a unicast address");
                 None
             } else if len < min && !user.is_operator() {
-                errs.add("prefix", format!("at most a /{min} (ask the operator for wider ranges)"));
+                errs.add(
+                    "prefix",
+                    format!("at most a /{min} (ask the operator for wider ranges)"),
+                );
                 None
             } else {
                 Some(p)
@@ -134,7 +159,9 @@ pub fn parse_device(state: &AppState, user: &User, f: &DeviceForm) -> Result<Dev
 }
 
 fn kind_label(id: &str) -> &'static str {
-    DeviceKind::from_id(id).map(|k| k.label()).unwrap_or("other")
+    DeviceKind::from_id(id)
+        .map(|k| k.label())
+        .unwrap_or("other")
 }
 
 fn device_fields(user: &User, f: &DeviceForm, errs: &FormErrors) -> Markup {
@@ -156,10 +183,18 @@ fn device_fields(user: &User, f: &DeviceForm, errs: &FormErrors) -> Markup {
     }
 }
 
-fn devices_view(state: &AppState, user: &User, devices: &[Device], f: &DeviceForm, errs: &FormErrors, done: Option<&str>) -> Markup {
+fn devices_view(
+    state: &AppState,
+    user: &User,
+    devices: &[Device],
+    f: &DeviceForm,
+    errs: &FormErrors,
+    done: Option<&str>,
+) -> Markup {
     let seen = last_queries(state);
     let now = super::store::now();
-    let limit = (user.account.tier == Tier::Basic && !user.is_operator()).then_some(state.cfg.admin.basic_device_limit);
+    let limit = (user.account.tier == Tier::Basic && !user.is_operator())
+        .then_some(state.cfg.admin.basic_device_limit);
     page(
         Some(user),
         "Devices",
@@ -211,20 +246,40 @@ pub struct DoneQuery {
     pub done: Option<String>,
 }
 
-async fn devices_page(State(state): State<AppState>, user: User, Query(q): Query<DoneQuery>) -> Response {
+async fn devices_page(
+    State(state): State<AppState>,
+    user: User,
+    Query(q): Query<DoneQuery>,
+) -> Response {
     let store = state.store.clone();
     let id = user.id();
     match blocking(move || store.devices(id)).await {
-        Ok(devices) => devices_view(&state, &user, &devices, &DeviceForm { kind: "unbound".into(), ..Default::default() }, &FormErrors::default(), q.done.as_deref()).into_response(),
+        Ok(devices) => devices_view(
+            &state,
+            &user,
+            &devices,
+            &DeviceForm {
+                kind: "unbound".into(),
+                ..Default::default()
+            },
+            &FormErrors::default(),
+            q.done.as_deref(),
+        )
+        .into_response(),
         Err(e) => ApiError::from(e).into_response(),
     }
 }
 
 fn device_limit(state: &AppState, user: &User) -> Option<u32> {
-    (user.account.tier == Tier::Basic && !user.is_operator()).then_some(state.cfg.admin.basic_device_limit)
+    (user.account.tier == Tier::Basic && !user.is_operator())
+        .then_some(state.cfg.admin.basic_device_limit)
 }
 
-async fn add_device(State(state): State<AppState>, user: User, Form(f): Form<DeviceForm>) -> Response {
+async fn add_device(
+    State(state): State<AppState>,
+    user: User,
+    Form(f): Form<DeviceForm>,
+) -> Response {
     if let Err(r) = user.check_csrf(Some(&f.csrf)) {
         return r.into_response();
     }
@@ -232,9 +287,15 @@ async fn add_device(State(state): State<AppState>, user: User, Form(f): Form<Dev
         Err(errs) => Err(errs),
         Ok(input) => {
             let store = state.store.clone();
-            let (id, limit, reserved) = (user.id(), device_limit(&state, &user), state.reserved_prefixes());
+            let (id, limit, reserved) = (
+                user.id(),
+                device_limit(&state, &user),
+                state.reserved_prefixes(),
+            );
             match blocking(move || store.add_device(id, &input, limit, &reserved)).await {
-                Ok(d) => return Redirect::to(&format!("/devices/{}?done=added", d.id)).into_response(),
+                Ok(d) => {
+                    return Redirect::to(&format!("/devices/{}?done=added", d.id)).into_response()
+                }
                 Err(StoreError::Invalid { field, message }) => {
                     let mut errs = FormErrors::default();
                     errs.add(field, message);
@@ -247,17 +308,32 @@ async fn add_device(State(state): State<AppState>, user: User, Form(f): Form<Dev
     let errs = result.err().unwrap_or_default();
     let store = state.store.clone();
     let id = user.id();
-    let devices = blocking(move || store.devices(id)).await.unwrap_or_default();
-    (StatusCode::BAD_REQUEST, devices_view(&state, &user, &devices, &f, &errs, None)).into_response()
+    let devices = blocking(move || store.devices(id))
+        .await
+        .unwrap_or_default();
+    (
+        StatusCode::BAD_REQUEST,
+        devices_view(&state, &user, &devices, &f, &errs, None),
+    )
+        .into_response()
 }
 
 /// The lookups a device of this account may use, with their chunk counts
 /// from the current snapshot.
 pub fn visible_lookups(state: &AppState, user: &User) -> Vec<LookupNames> {
-    let snap = crate::snapshot::MappedSnapshot::open(&state.data_dir.join(crate::control::sidecar::SNAPSHOT_FILE)).ok();
+    let snap = crate::snapshot::MappedSnapshot::open(
+        &state.data_dir.join(crate::control::sidecar::SNAPSHOT_FILE),
+    )
+    .ok();
     let capacity = |list: &str| -> u32 {
         snap.as_ref()
-            .and_then(|s| s.get().lists.iter().find(|l| l.name.as_str() == list).map(|l| l.capacity.to_native()))
+            .and_then(|s| {
+                s.get()
+                    .lists
+                    .iter()
+                    .find(|l| l.name.as_str() == list)
+                    .map(|l| l.capacity.to_native())
+            })
             .unwrap_or(crate::snapshot::writer::DEFAULT_MIN_CAPACITY)
     };
     let mut out: Vec<LookupNames> = state
@@ -274,13 +350,24 @@ pub fn visible_lookups(state: &AppState, user: &User) -> Vec<LookupNames> {
         let label = &user.account.label;
         let store = state.store.clone();
         let lookups = store.lookups(user.id()).unwrap_or_default();
-        for (title, l) in [("your deny list", DENY_LABEL), ("your allow list", ALLOW_LABEL)] {
+        for (title, l) in [
+            ("your deny list", DENY_LABEL),
+            ("your allow list", ALLOW_LABEL),
+        ] {
             let list = account_list_name(label, l);
-            out.push(LookupNames { title: title.into(), capacity: capacity(&list), list });
+            out.push(LookupNames {
+                title: title.into(),
+                capacity: capacity(&list),
+                list,
+            });
         }
         for l in lookups {
             let list = account_list_name(label, &l.label);
-            out.push(LookupNames { title: l.name.clone(), capacity: capacity(&list), list });
+            out.push(LookupNames {
+                title: l.name.clone(),
+                capacity: capacity(&list),
+                list,
+            });
         }
     }
     out
@@ -295,7 +382,15 @@ fn setup_context(state: &AppState, user: &User, d: &Device) -> SetupContext {
     }
 }
 
-fn device_view(state: &AppState, user: &User, d: &Device, f: &DeviceForm, errs: &FormErrors, done: Option<&str>, checkin_url: Option<&str>) -> Markup {
+fn device_view(
+    state: &AppState,
+    user: &User,
+    d: &Device,
+    f: &DeviceForm,
+    errs: &FormErrors,
+    done: Option<&str>,
+    checkin_url: Option<&str>,
+) -> Markup {
     let kind = DeviceKind::from_id(&d.kind).unwrap_or(DeviceKind::Other);
     let ctx = setup_context(state, user, d);
     let snippets = setup::snippets(kind, &ctx);
@@ -374,18 +469,41 @@ async fn load_device(state: &AppState, user: &User, id: i64) -> Result<Device, A
 }
 
 fn not_found_page(user: &User) -> Response {
-    (StatusCode::NOT_FOUND, page(Some(user), "Not found", html! { p { "No such device." } })).into_response()
+    (
+        StatusCode::NOT_FOUND,
+        page(Some(user), "Not found", html! { p { "No such device." } }),
+    )
+        .into_response()
 }
 
-async fn device_page(State(state): State<AppState>, user: User, Path(id): Path<i64>, Query(q): Query<DoneQuery>) -> Response {
+async fn device_page(
+    State(state): State<AppState>,
+    user: User,
+    Path(id): Path<i64>,
+    Query(q): Query<DoneQuery>,
+) -> Response {
     match load_device(&state, &user, id).await {
-        Ok(d) => device_view(&state, &user, &d, &form_of(&d), &FormErrors::default(), q.done.as_deref(), None).into_response(),
+        Ok(d) => device_view(
+            &state,
+            &user,
+            &d,
+            &form_of(&d),
+            &FormErrors::default(),
+            q.done.as_deref(),
+            None,
+        )
+        .into_response(),
         Err(e) if e.status == StatusCode::NOT_FOUND => not_found_page(&user),
         Err(e) => e.into_response(),
     }
 }
 
-async fn update_device(State(state): State<AppState>, user: User, Path(id): Path<i64>, Form(f): Form<DeviceForm>) -> Response {
+async fn update_device(
+    State(state): State<AppState>,
+    user: User,
+    Path(id): Path<i64>,
+    Form(f): Form<DeviceForm>,
+) -> Response {
     if let Err(r) = user.check_csrf(Some(&f.csrf)) {
         return r.into_response();
     }
@@ -410,7 +528,11 @@ async fn update_device(State(state): State<AppState>, user: User, Path(id): Path
             }
         }
     };
-    (StatusCode::BAD_REQUEST, device_view(&state, &user, &d, &f, &errs, None, None)).into_response()
+    (
+        StatusCode::BAD_REQUEST,
+        device_view(&state, &user, &d, &f, &errs, None, None),
+    )
+        .into_response()
 }
 
 #[derive(Deserialize, Default)]
@@ -419,7 +541,12 @@ pub struct CsrfOnly {
     csrf: String,
 }
 
-async fn delete_device(State(state): State<AppState>, user: User, Path(id): Path<i64>, Form(f): Form<CsrfOnly>) -> Response {
+async fn delete_device(
+    State(state): State<AppState>,
+    user: User,
+    Path(id): Path<i64>,
+    Form(f): Form<CsrfOnly>,
+) -> Response {
     if let Err(r) = user.check_csrf(Some(&f.csrf)) {
         return r.into_response();
     }
@@ -436,7 +563,12 @@ fn checkin_url(state: &AppState, token: &str) -> String {
     format!("{}/checkin/{token}", state.base_url())
 }
 
-async fn new_checkin(State(state): State<AppState>, user: User, Path(id): Path<i64>, Form(f): Form<CsrfOnly>) -> Response {
+async fn new_checkin(
+    State(state): State<AppState>,
+    user: User,
+    Path(id): Path<i64>,
+    Form(f): Form<CsrfOnly>,
+) -> Response {
     if let Err(r) = user.check_csrf(Some(&f.csrf)) {
         return r.into_response();
     }
@@ -444,7 +576,16 @@ async fn new_checkin(State(state): State<AppState>, user: User, Path(id): Path<i
     let acct = user.id();
     match blocking(move || store.new_checkin_token(acct, id)).await {
         Ok(token) => match load_device(&state, &user, id).await {
-            Ok(d) => device_view(&state, &user, &d, &form_of(&d), &FormErrors::default(), None, Some(&checkin_url(&state, &token))).into_response(),
+            Ok(d) => device_view(
+                &state,
+                &user,
+                &d,
+                &form_of(&d),
+                &FormErrors::default(),
+                None,
+                Some(&checkin_url(&state, &token)),
+            )
+            .into_response(),
             Err(e) => e.into_response(),
         },
         Err(StoreError::NotFound) => not_found_page(&user),
@@ -455,7 +596,11 @@ async fn new_checkin(State(state): State<AppState>, user: User, Path(id): Path<i
 /// Check-in: the caller's address becomes the device's address. Public
 /// (the secret in the URL is the credential); answers in plain text for
 /// cron scripts.
-async fn check_in(State(state): State<AppState>, ConnectInfo(peer): ConnectInfo<SocketAddr>, Path(token): Path<String>) -> Response {
+async fn check_in(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(token): Path<String>,
+) -> Response {
     if token.len() > 128 {
         return (StatusCode::NOT_FOUND, "unknown check-in token\n").into_response();
     }
@@ -463,10 +608,22 @@ async fn check_in(State(state): State<AppState>, ConnectInfo(peer): ConnectInfo<
     let reserved = state.reserved_prefixes();
     let ip = peer.ip().to_canonical();
     match blocking(move || store.check_in(&token, ip, &reserved)).await {
-        Ok((d, true)) => (StatusCode::OK, format!("ok: device {} now queries from {}\n", d.name, d.prefix)).into_response(),
-        Ok((d, false)) => (StatusCode::OK, format!("ok: device {} already at {}\n", d.name, d.prefix)).into_response(),
-        Err(StoreError::NotFound) => (StatusCode::NOT_FOUND, "unknown check-in token\n").into_response(),
-        Err(StoreError::Invalid { message, .. }) => (StatusCode::CONFLICT, format!("refused: {message}\n")).into_response(),
+        Ok((d, true)) => (
+            StatusCode::OK,
+            format!("ok: device {} now queries from {}\n", d.name, d.prefix),
+        )
+            .into_response(),
+        Ok((d, false)) => (
+            StatusCode::OK,
+            format!("ok: device {} already at {}\n", d.name, d.prefix),
+        )
+            .into_response(),
+        Err(StoreError::NotFound) => {
+            (StatusCode::NOT_FOUND, "unknown check-in token\n").into_response()
+        }
+        Err(StoreError::Invalid { message, .. }) => {
+            (StatusCode::CONFLICT, format!("refused: {message}\n")).into_response()
+        }
         Err(e) => ApiError::from(e).into_response(),
     }
 }
@@ -484,17 +641,27 @@ pub struct DeviceOut {
 
 fn out(state: &AppState, d: Device) -> DeviceOut {
     let t = last_queries(state).get(&(d.id as u64)).copied();
-    DeviceOut { device: d, last_query_unix: t }
+    DeviceOut {
+        device: d,
+        last_query_unix: t,
+    }
 }
 
 fn form_errors_to_api(errs: FormErrors) -> ApiError {
-    let (field, message) = errs.0.into_iter().next().unwrap_or(("request", "invalid".into()));
+    let (field, message) = errs
+        .0
+        .into_iter()
+        .next()
+        .unwrap_or(("request", "invalid".into()));
     ApiError::bad(field, message)
 }
 
 /// The account's devices.
 #[utoipa::path(get, path = "/api/devices", tag = "devices", responses((status = 200, body = [DeviceOut]), (status = 401)))]
-async fn api_list(State(state): State<AppState>, user: User) -> Result<Json<Vec<DeviceOut>>, ApiError> {
+async fn api_list(
+    State(state): State<AppState>,
+    user: User,
+) -> Result<Json<Vec<DeviceOut>>, ApiError> {
     let store = state.store.clone();
     let id = user.id();
     let v = blocking(move || store.devices(id)).await?;
@@ -503,24 +670,41 @@ async fn api_list(State(state): State<AppState>, user: User) -> Result<Json<Vec<
 
 /// Registers a device. Its address gets answers within seconds.
 #[utoipa::path(post, path = "/api/devices", tag = "devices", request_body = DeviceForm, responses((status = 201, body = DeviceOut), (status = 400, description = "invalid field: {error, field}"), (status = 401)))]
-async fn api_add(State(state): State<AppState>, user: User, Json(f): Json<DeviceForm>) -> Result<(StatusCode, Json<DeviceOut>), ApiError> {
+async fn api_add(
+    State(state): State<AppState>,
+    user: User,
+    Json(f): Json<DeviceForm>,
+) -> Result<(StatusCode, Json<DeviceOut>), ApiError> {
     let input = parse_device(&state, &user, &f).map_err(form_errors_to_api)?;
     let store = state.store.clone();
-    let (id, limit, reserved) = (user.id(), device_limit(&state, &user), state.reserved_prefixes());
+    let (id, limit, reserved) = (
+        user.id(),
+        device_limit(&state, &user),
+        state.reserved_prefixes(),
+    );
     let d = blocking(move || store.add_device(id, &input, limit, &reserved)).await?;
     Ok((StatusCode::CREATED, Json(out(&state, d))))
 }
 
 /// One device.
 #[utoipa::path(get, path = "/api/devices/{id}", tag = "devices", params(("id" = i64, Path)), responses((status = 200, body = DeviceOut), (status = 404)))]
-async fn api_get(State(state): State<AppState>, user: User, Path(id): Path<i64>) -> Result<Json<DeviceOut>, ApiError> {
+async fn api_get(
+    State(state): State<AppState>,
+    user: User,
+    Path(id): Path<i64>,
+) -> Result<Json<DeviceOut>, ApiError> {
     let d = load_device(&state, &user, id).await?;
     Ok(Json(out(&state, d)))
 }
 
 /// Changes a device (all fields).
 #[utoipa::path(put, path = "/api/devices/{id}", tag = "devices", params(("id" = i64, Path)), request_body = DeviceForm, responses((status = 200, body = DeviceOut), (status = 400), (status = 404)))]
-async fn api_update(State(state): State<AppState>, user: User, Path(id): Path<i64>, Json(f): Json<DeviceForm>) -> Result<Json<DeviceOut>, ApiError> {
+async fn api_update(
+    State(state): State<AppState>,
+    user: User,
+    Path(id): Path<i64>,
+    Json(f): Json<DeviceForm>,
+) -> Result<Json<DeviceOut>, ApiError> {
     let input = parse_device(&state, &user, &f).map_err(form_errors_to_api)?;
     let store = state.store.clone();
     let (acct, reserved) = (user.id(), state.reserved_prefixes());
@@ -530,7 +714,11 @@ async fn api_update(State(state): State<AppState>, user: User, Path(id): Path<i6
 
 /// Removes a device.
 #[utoipa::path(delete, path = "/api/devices/{id}", tag = "devices", params(("id" = i64, Path)), responses((status = 204), (status = 404)))]
-async fn api_delete(State(state): State<AppState>, user: User, Path(id): Path<i64>) -> Result<StatusCode, ApiError> {
+async fn api_delete(
+    State(state): State<AppState>,
+    user: User,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
     let store = state.store.clone();
     let acct = user.id();
     blocking(move || store.delete_device(acct, id)).await?;
@@ -545,11 +733,17 @@ pub struct CheckinOut {
 
 /// Creates (or replaces) the device's check-in URL; shown once.
 #[utoipa::path(post, path = "/api/devices/{id}/checkin-url", tag = "devices", params(("id" = i64, Path)), responses((status = 200, body = CheckinOut), (status = 404)))]
-async fn api_checkin_token(State(state): State<AppState>, user: User, Path(id): Path<i64>) -> Result<Json<CheckinOut>, ApiError> {
+async fn api_checkin_token(
+    State(state): State<AppState>,
+    user: User,
+    Path(id): Path<i64>,
+) -> Result<Json<CheckinOut>, ApiError> {
     let store = state.store.clone();
     let acct = user.id();
     let token = blocking(move || store.new_checkin_token(acct, id)).await?;
-    Ok(Json(CheckinOut { url: checkin_url(&state, &token) }))
+    Ok(Json(CheckinOut {
+        url: checkin_url(&state, &token),
+    }))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -571,7 +765,11 @@ pub struct SetupOut {
 
 /// Setup instructions for the device's type, with the exact names.
 #[utoipa::path(get, path = "/api/devices/{id}/setup", tag = "devices", params(("id" = i64, Path)), responses((status = 200, body = SetupOut), (status = 404)))]
-async fn api_setup(State(state): State<AppState>, user: User, Path(id): Path<i64>) -> Result<Json<SetupOut>, ApiError> {
+async fn api_setup(
+    State(state): State<AppState>,
+    user: User,
+    Path(id): Path<i64>,
+) -> Result<Json<SetupOut>, ApiError> {
     let d = load_device(&state, &user, id).await?;
     let ctx = setup_context(&state, &user, &d);
     let kind = DeviceKind::from_id(&d.kind).unwrap_or(DeviceKind::Other);
@@ -583,7 +781,17 @@ async fn api_setup(State(state): State<AppState>, user: User, Path(id): Path<i64
         .collect();
     let snippets = setup::snippets(kind, &ctx)
         .into_iter()
-        .map(|s| SnippetOut { title: s.title, language: s.language.to_string(), filename: s.filename, text: s.text, notes: s.notes })
+        .map(|s| SnippetOut {
+            title: s.title,
+            language: s.language.to_string(),
+            filename: s.filename,
+            text: s.text,
+            notes: s.notes,
+        })
         .collect();
-    Ok(Json(SetupOut { zone: ctx.zone.clone(), names, snippets }))
+    Ok(Json(SetupOut {
+        zone: ctx.zone.clone(),
+        names,
+        snippets,
+    }))
 }

@@ -52,7 +52,11 @@ pub fn page(user: Option<&User>, title: &str, body: Markup) -> Markup {
 
 /// A page for errors shown without a session.
 pub fn error_page(title: &str, message: &str) -> Markup {
-    page(None, title, html! { p.error { (message) } p { a href="/" { "Back" } } })
+    page(
+        None,
+        title,
+        html! { p.error { (message) } p { a href="/" { "Back" } } },
+    )
 }
 
 /// The hidden CSRF field of a form.

@@ -110,7 +110,10 @@ impl AppState {
 /// control characters, at most 254 characters.
 pub fn valid_email(s: &str) -> bool {
     let s = s.trim();
-    if s.len() > 254 || s.chars().any(|c| c.is_whitespace() || c.is_control() || "<>\"'".contains(c)) {
+    if s.len() > 254
+        || s.chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "<>\"'".contains(c))
+    {
         return false;
     }
     match s.split_once('@') {
@@ -190,9 +193,12 @@ impl IntoResponse for ApiError {
 pub async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, StoreError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .unwrap_or_else(|e| Err(StoreError::invalid("request", format!("worker failed: {e}"))))
+    tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| {
+        Err(StoreError::invalid(
+            "request",
+            format!("worker failed: {e}"),
+        ))
+    })
 }
 
 /// The OpenAPI document's frame; paths come from the routers.
@@ -241,7 +247,12 @@ pub fn app(state: AppState) -> axum::Router {
         .route("/static/app.css", axum::routing::get(static_css))
         .route("/static/app.js", axum::routing::get(static_js))
         .route("/healthz", axum::routing::get(|| async { "ok\n" }))
-        .fallback(|| async { (StatusCode::NOT_FOUND, html::error_page("Not found", "There is no such page.")) })
+        .fallback(|| async {
+            (
+                StatusCode::NOT_FOUND,
+                html::error_page("Not found", "There is no such page."),
+            )
+        })
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)
@@ -286,9 +297,19 @@ pub fn ensure_operator(store: &Store, cfg: &Config) -> anyhow::Result<Option<Str
     if store.has_operator()? {
         return Ok(None);
     }
-    let password = format!("{}-{}", &store::random_token()[..12], &store::random_token()[..12]);
+    let password = format!(
+        "{}-{}",
+        &store::random_token()[..12],
+        &store::random_token()[..12]
+    );
     let hash = auth::hash_password(&password);
-    store.create_account(&cfg.admin.operator_email, &hash, Role::Operator, Tier::Advanced, true)?;
+    store.create_account(
+        &cfg.admin.operator_email,
+        &hash,
+        Role::Operator,
+        Tier::Advanced,
+        true,
+    )?;
     let path = cfg.data_dir.join(FIRST_PASSWORD_FILE);
     {
         use std::io::Write;

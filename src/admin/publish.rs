@@ -166,9 +166,11 @@ pub fn subtract(nets: &[IpNet], remove: &[IpNet], expand_v4: u8, expand_v6: u8) 
         }
         for (start, end) in minus(&v6, &r6) {
             let cap = narrow.then_some(expand_v6);
-            out.extend(to_prefixes(start, end, 128, cap).into_iter().map(|(a, l)| {
-                IpNet::V6(Ipv6Net::new(a.into(), l).expect("valid prefix"))
-            }));
+            out.extend(
+                to_prefixes(start, end, 128, cap)
+                    .into_iter()
+                    .map(|(a, l)| IpNet::V6(Ipv6Net::new(a.into(), l).expect("valid prefix"))),
+            );
         }
     }
     out
@@ -233,7 +235,11 @@ fn to_prefixes(mut start: u128, end: u128, bits: u8, min_len: Option<u8>) -> Vec
     let mut out = Vec::new();
     loop {
         // Largest block aligned at `start` that fits before `end`.
-        let mut size_log = if start == 0 { bits as u32 } else { start.trailing_zeros().min(bits as u32) };
+        let mut size_log = if start == 0 {
+            bits as u32
+        } else {
+            start.trailing_zeros().min(bits as u32)
+        };
         if let Some(m) = min_len {
             size_log = size_log.min((bits - m) as u32);
         }
@@ -270,8 +276,16 @@ mod tests {
 
     #[test]
     fn subtract_hosts_and_prefixes() {
-        let got = subtract(&nets(&["192.0.2.0/30", "198.51.100.7/32"]), &nets(&["192.0.2.1/32"]), 24, 120);
-        assert_eq!(strs(&got), ["192.0.2.0/32", "192.0.2.2/31", "198.51.100.7/32"]);
+        let got = subtract(
+            &nets(&["192.0.2.0/30", "198.51.100.7/32"]),
+            &nets(&["192.0.2.1/32"]),
+            24,
+            120,
+        );
+        assert_eq!(
+            strs(&got),
+            ["192.0.2.0/32", "192.0.2.2/31", "198.51.100.7/32"]
+        );
         // Adjacent /24s stay /24s (still expanded into hosts).
         let got = subtract(&nets(&["10.0.0.0/24", "10.0.1.0/24"]), &[], 24, 120);
         assert_eq!(strs(&got), ["10.0.0.0/24", "10.0.1.0/24"]);
@@ -283,7 +297,12 @@ mod tests {
         // Everything removed.
         assert!(subtract(&nets(&["10.0.0.0/24"]), &nets(&["10.0.0.0/16"]), 24, 120).is_empty());
         // IPv6, and families never mix.
-        let got = subtract(&nets(&["2001:db8::/127", "10.0.0.1/32"]), &nets(&["2001:db8::1/128"]), 24, 120);
+        let got = subtract(
+            &nets(&["2001:db8::/127", "10.0.0.1/32"]),
+            &nets(&["2001:db8::1/128"]),
+            24,
+            120,
+        );
         assert_eq!(strs(&got), ["10.0.0.1/32", "2001:db8::/128"]);
         // Whole space edges.
         let got = subtract(&nets(&["0.0.0.0/0"]), &nets(&["0.0.0.0/1"]), 24, 120);
@@ -324,7 +343,10 @@ mod tests {
         assert_eq!(s.devices.len(), 2, "reserved prefix left out");
         assert_eq!(s.accounts.len(), 2);
         let names: Vec<&str> = s.lists.iter().map(|l| l.name.as_str()).collect();
-        assert_eq!(names, ["allow.aaaa.acct", "deny.aaaa.acct", "mine.aaaa.acct"]);
+        assert_eq!(
+            names,
+            ["allow.aaaa.acct", "deny.aaaa.acct", "mine.aaaa.acct"]
+        );
         assert!(s.lists.iter().all(|l| l.audience == 1));
         assert_eq!(strs(&s.lists[2].nets), ["192.0.2.2/32", "203.0.113.9/32"]);
     }

@@ -26,7 +26,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .route("/account", axum::routing::get(account_page))
         .route("/account/password", axum::routing::post(change_password))
         .route("/account/tokens", axum::routing::post(create_token))
-        .route("/account/tokens/{id}/delete", axum::routing::post(delete_token))
+        .route(
+            "/account/tokens/{id}/delete",
+            axum::routing::post(delete_token),
+        )
         .routes(routes!(api_account))
         .routes(routes!(api_password))
         .routes(routes!(api_tokens, api_create_token))
@@ -78,7 +81,12 @@ async fn login_page(State(state): State<AppState>) -> Response {
     let (t, c) = prelogin(&state);
     (
         [(header::SET_COOKIE, c)],
-        login_form(&t, "", &FormErrors::default(), state.cfg.admin.signup == Signup::Open),
+        login_form(
+            &t,
+            "",
+            &FormErrors::default(),
+            state.cfg.admin.signup == Signup::Open,
+        ),
     )
         .into_response()
 }
@@ -104,15 +112,26 @@ async fn login(
     if let Some(wait) = state.throttle.blocked(&f.email, peer.ip()) {
         errs.add(
             "password",
-            format!("too many failed attempts; try again in {} minutes", wait.div_ceil(60)),
+            format!(
+                "too many failed attempts; try again in {} minutes",
+                wait.div_ceil(60)
+            ),
         );
-        return (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, wait.to_string())], login_form(&f.csrf, &f.email, &errs, open))
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, wait.to_string())],
+            login_form(&f.csrf, &f.email, &errs, open),
+        )
             .into_response();
     }
     let store = state.store.clone();
     let (email, password) = (f.email.clone(), f.password.clone());
     let found = blocking(move || {
-        let row = if password.len() <= auth::MAX_PASSWORD_LEN { store.account_by_email(&email)? } else { None };
+        let row = if password.len() <= auth::MAX_PASSWORD_LEN {
+            store.account_by_email(&email)?
+        } else {
+            None
+        };
         Ok(match row {
             Some((a, hash)) => auth::verify_password(&password, &hash).then_some(a),
             None => {
@@ -128,7 +147,11 @@ async fn login(
         Ok(None) => {
             state.throttle.fail(&f.email, peer.ip());
             errs.add("password", "wrong e-mail or password");
-            return (StatusCode::UNAUTHORIZED, login_form(&f.csrf, &f.email, &errs, open)).into_response();
+            return (
+                StatusCode::UNAUTHORIZED,
+                login_form(&f.csrf, &f.email, &errs, open),
+            )
+                .into_response();
         }
         Err(e) => return ApiError::from(e).into_response(),
     };
@@ -142,12 +165,19 @@ async fn start_session(state: &AppState, account: &Account) -> Response {
     let ttl = state.cfg.admin.session_ttl.as_secs() as i64;
     match blocking(move || store.create_session(id, ttl)).await {
         Ok((token, _)) => {
-            let cookie = auth::set_cookie(auth::SESSION_COOKIE, &token, Some(ttl as u64), state.secure);
+            let cookie =
+                auth::set_cookie(auth::SESSION_COOKIE, &token, Some(ttl as u64), state.secure);
             let clear = auth::set_cookie(auth::PRELOGIN_COOKIE, "", Some(0), state.secure);
-            let to = if account.must_change_password { "/account?must_change=1" } else { "/devices" };
+            let to = if account.must_change_password {
+                "/account?must_change=1"
+            } else {
+                "/devices"
+            };
             let mut res = Redirect::to(to).into_response();
-            res.headers_mut().append(header::SET_COOKIE, cookie.parse().expect("cookie"));
-            res.headers_mut().append(header::SET_COOKIE, clear.parse().expect("cookie"));
+            res.headers_mut()
+                .append(header::SET_COOKIE, cookie.parse().expect("cookie"));
+            res.headers_mut()
+                .append(header::SET_COOKIE, clear.parse().expect("cookie"));
             res
         }
         Err(e) => ApiError::from(e).into_response(),
@@ -183,10 +213,21 @@ fn signup_form(token: &str, email: &str, errs: &FormErrors) -> Markup {
 
 async fn signup_page(State(state): State<AppState>) -> Response {
     if state.cfg.admin.signup != Signup::Open {
-        return (StatusCode::FORBIDDEN, super::html::error_page("Sign-up is closed", "Accounts are created by the operator of this appliance.")).into_response();
+        return (
+            StatusCode::FORBIDDEN,
+            super::html::error_page(
+                "Sign-up is closed",
+                "Accounts are created by the operator of this appliance.",
+            ),
+        )
+            .into_response();
     }
     let (t, c) = prelogin(&state);
-    ([(header::SET_COOKIE, c)], signup_form(&t, "", &FormErrors::default())).into_response()
+    (
+        [(header::SET_COOKIE, c)],
+        signup_form(&t, "", &FormErrors::default()),
+    )
+        .into_response()
 }
 
 /// Validates a new account's e-mail and password.
@@ -204,9 +245,21 @@ pub fn check_new_account(email: &str, password: &str, confirm: &str) -> FormErro
     errs
 }
 
-async fn signup(State(state): State<AppState>, ConnectInfo(peer): ConnectInfo<SocketAddr>, headers: HeaderMap, Form(f): Form<SignupForm>) -> Response {
+async fn signup(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(f): Form<SignupForm>,
+) -> Response {
     if state.cfg.admin.signup != Signup::Open {
-        return (StatusCode::FORBIDDEN, super::html::error_page("Sign-up is closed", "Accounts are created by the operator of this appliance.")).into_response();
+        return (
+            StatusCode::FORBIDDEN,
+            super::html::error_page(
+                "Sign-up is closed",
+                "Accounts are created by the operator of this appliance.",
+            ),
+        )
+            .into_response();
     }
     if !prelogin_ok(&headers, &f.csrf) {
         return auth::Rejection::Csrf.into_response();
@@ -214,12 +267,26 @@ async fn signup(State(state): State<AppState>, ConnectInfo(peer): ConnectInfo<So
     // Sign-ups count against the same throttle as failed logins.
     if let Some(wait) = state.throttle.blocked("", peer.ip()) {
         let mut errs = FormErrors::default();
-        errs.add("email", format!("too many attempts from your address; try again in {} minutes", wait.div_ceil(60)));
-        return (StatusCode::TOO_MANY_REQUESTS, signup_form(&f.csrf, &f.email, &errs)).into_response();
+        errs.add(
+            "email",
+            format!(
+                "too many attempts from your address; try again in {} minutes",
+                wait.div_ceil(60)
+            ),
+        );
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            signup_form(&f.csrf, &f.email, &errs),
+        )
+            .into_response();
     }
     let mut errs = check_new_account(&f.email, &f.password, &f.confirm);
     if !errs.is_empty() {
-        return (StatusCode::BAD_REQUEST, signup_form(&f.csrf, &f.email, &errs)).into_response();
+        return (
+            StatusCode::BAD_REQUEST,
+            signup_form(&f.csrf, &f.email, &errs),
+        )
+            .into_response();
     }
     let store = state.store.clone();
     let (email, password) = (f.email.clone(), f.password.clone());
@@ -234,7 +301,11 @@ async fn signup(State(state): State<AppState>, ConnectInfo(peer): ConnectInfo<So
         Err(super::store::StoreError::Invalid { field, message }) => {
             state.throttle.fail("", peer.ip());
             errs.add(field, message);
-            (StatusCode::BAD_REQUEST, signup_form(&f.csrf, &f.email, &errs)).into_response()
+            (
+                StatusCode::BAD_REQUEST,
+                signup_form(&f.csrf, &f.email, &errs),
+            )
+                .into_response()
         }
         Err(e) => ApiError::from(e).into_response(),
     }
@@ -266,7 +337,13 @@ pub struct AccountQuery {
     done: Option<String>,
 }
 
-fn account_view(user: &User, tokens: &[ApiToken], errs: &FormErrors, new_token: Option<&str>, q: &AccountQuery) -> Markup {
+fn account_view(
+    user: &User,
+    tokens: &[ApiToken],
+    errs: &FormErrors,
+    new_token: Option<&str>,
+    q: &AccountQuery,
+) -> Markup {
     let a = &user.account;
     page(
         Some(user),
@@ -322,12 +399,18 @@ fn account_view(user: &User, tokens: &[ApiToken], errs: &FormErrors, new_token: 
     )
 }
 
-async fn account_page(State(state): State<AppState>, user: User, Query(q): Query<AccountQuery>) -> Response {
+async fn account_page(
+    State(state): State<AppState>,
+    user: User,
+    Query(q): Query<AccountQuery>,
+) -> Response {
     let _ = &q.must_change;
     let store = state.store.clone();
     let id = user.id();
     match blocking(move || store.tokens(id)).await {
-        Ok(tokens) => account_view(&user, &tokens, &FormErrors::default(), None, &q).into_response(),
+        Ok(tokens) => {
+            account_view(&user, &tokens, &FormErrors::default(), None, &q).into_response()
+        }
         Err(e) => ApiError::from(e).into_response(),
     }
 }
@@ -341,7 +424,12 @@ pub struct PasswordForm {
     csrf: String,
 }
 
-async fn change_password(State(state): State<AppState>, ConnectInfo(peer): ConnectInfo<SocketAddr>, user: User, Form(f): Form<PasswordForm>) -> Response {
+async fn change_password(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    user: User,
+    Form(f): Form<PasswordForm>,
+) -> Response {
     if let Err(r) = user.check_csrf(Some(&f.csrf)) {
         return r.into_response();
     }
@@ -353,7 +441,10 @@ async fn change_password(State(state): State<AppState>, ConnectInfo(peer): Conne
         errs.add("confirm", "the two passwords differ");
     }
     if f.password == f.current {
-        errs.add("password", "choose a password different from the current one");
+        errs.add(
+            "password",
+            "choose a password different from the current one",
+        );
     }
     // Only the address is throttled here: someone failing logins to this
     // e-mail must not keep its signed-in owner from changing the password.
@@ -393,7 +484,11 @@ async fn change_password(State(state): State<AppState>, ConnectInfo(peer): Conne
     }
     let store = state.store.clone();
     let tokens = blocking(move || store.tokens(id)).await.unwrap_or_default();
-    (StatusCode::BAD_REQUEST, account_view(&user, &tokens, &errs, None, &AccountQuery::default())).into_response()
+    (
+        StatusCode::BAD_REQUEST,
+        account_view(&user, &tokens, &errs, None, &AccountQuery::default()),
+    )
+        .into_response()
 }
 
 #[derive(Deserialize, Default)]
@@ -403,7 +498,11 @@ pub struct TokenForm {
     csrf: String,
 }
 
-async fn create_token(State(state): State<AppState>, user: User, Form(f): Form<TokenForm>) -> Response {
+async fn create_token(
+    State(state): State<AppState>,
+    user: User,
+    Form(f): Form<TokenForm>,
+) -> Response {
     if let Err(r) = user.check_csrf(Some(&f.csrf)) {
         return r.into_response();
     }
@@ -414,17 +513,33 @@ async fn create_token(State(state): State<AppState>, user: User, Form(f): Form<T
     let store = state.store.clone();
     let tokens = blocking(move || store.tokens(id)).await.unwrap_or_default();
     match r {
-        Ok((_, secret)) => account_view(&user, &tokens, &FormErrors::default(), Some(&secret), &AccountQuery::default()).into_response(),
+        Ok((_, secret)) => account_view(
+            &user,
+            &tokens,
+            &FormErrors::default(),
+            Some(&secret),
+            &AccountQuery::default(),
+        )
+        .into_response(),
         Err(super::store::StoreError::Invalid { field, message }) => {
             let mut errs = FormErrors::default();
             errs.add(field, message);
-            (StatusCode::BAD_REQUEST, account_view(&user, &tokens, &errs, None, &AccountQuery::default())).into_response()
+            (
+                StatusCode::BAD_REQUEST,
+                account_view(&user, &tokens, &errs, None, &AccountQuery::default()),
+            )
+                .into_response()
         }
         Err(e) => ApiError::from(e).into_response(),
     }
 }
 
-async fn delete_token(State(state): State<AppState>, user: User, Path(id): Path<i64>, Form(f): Form<CsrfOnly>) -> Response {
+async fn delete_token(
+    State(state): State<AppState>,
+    user: User,
+    Path(id): Path<i64>,
+    Form(f): Form<CsrfOnly>,
+) -> Response {
     if let Err(r) = user.check_csrf(Some(&f.csrf)) {
         return r.into_response();
     }
@@ -457,7 +572,10 @@ async fn api_password(
     Json(p): Json<PasswordIn>,
 ) -> Result<StatusCode, ApiError> {
     if state.throttle.blocked("", peer.ip()).is_some() {
-        return Err(ApiError::bad("current", "too many failed attempts; try again later"));
+        return Err(ApiError::bad(
+            "current",
+            "too many failed attempts; try again later",
+        ));
     }
     if let Some(problem) = auth::password_problem(&p.password, &user.account.email) {
         return Err(ApiError::bad("password", problem));
@@ -479,7 +597,10 @@ async fn api_password(
     .await?;
     if !ok {
         state.throttle.fail("", peer.ip());
-        return Err(ApiError::bad("current", "this is not your current password"));
+        return Err(ApiError::bad(
+            "current",
+            "this is not your current password",
+        ));
     }
     let _ = std::fs::remove_file(state.data_dir.join(super::FIRST_PASSWORD_FILE));
     Ok(StatusCode::NO_CONTENT)
@@ -487,7 +608,10 @@ async fn api_password(
 
 /// The account's API tokens (names and use; never the secrets).
 #[utoipa::path(get, path = "/api/tokens", tag = "account", responses((status = 200, body = [ApiToken]), (status = 401)))]
-async fn api_tokens(State(state): State<AppState>, user: User) -> Result<Json<Vec<ApiToken>>, ApiError> {
+async fn api_tokens(
+    State(state): State<AppState>,
+    user: User,
+) -> Result<Json<Vec<ApiToken>>, ApiError> {
     let store = state.store.clone();
     let id = user.id();
     Ok(Json(blocking(move || store.tokens(id)).await?))
@@ -508,7 +632,11 @@ pub struct TokenOut {
 
 /// Creates an API token; the secret is in this answer only.
 #[utoipa::path(post, path = "/api/tokens", tag = "account", request_body = TokenIn, responses((status = 201, body = TokenOut), (status = 400), (status = 401)))]
-async fn api_create_token(State(state): State<AppState>, user: User, Json(t): Json<TokenIn>) -> Result<(StatusCode, Json<TokenOut>), ApiError> {
+async fn api_create_token(
+    State(state): State<AppState>,
+    user: User,
+    Json(t): Json<TokenIn>,
+) -> Result<(StatusCode, Json<TokenOut>), ApiError> {
     let store = state.store.clone();
     let id = user.id();
     let (token, secret) = blocking(move || store.create_token(id, &t.name)).await?;
@@ -517,7 +645,11 @@ async fn api_create_token(State(state): State<AppState>, user: User, Json(t): Js
 
 /// Revokes an API token.
 #[utoipa::path(delete, path = "/api/tokens/{id}", tag = "account", params(("id" = i64, Path)), responses((status = 204), (status = 404)))]
-async fn api_delete_token(State(state): State<AppState>, user: User, Path(tid): Path<i64>) -> Result<StatusCode, ApiError> {
+async fn api_delete_token(
+    State(state): State<AppState>,
+    user: User,
+    Path(tid): Path<i64>,
+) -> Result<StatusCode, ApiError> {
     let store = state.store.clone();
     let id = user.id();
     blocking(move || store.delete_token(id, tid)).await?;

@@ -148,7 +148,9 @@ impl Tier {
 }
 
 /// Allow or deny list.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum ListKind {
     Allow,
@@ -320,7 +322,9 @@ fn b64url(bytes: &[u8]) -> String {
     const T: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut out = String::with_capacity(bytes.len() * 4 / 3 + 2);
     for c in bytes.chunks(3) {
-        let n = (c[0] as u32) << 16 | (*c.get(1).unwrap_or(&0) as u32) << 8 | *c.get(2).unwrap_or(&0) as u32;
+        let n = (c[0] as u32) << 16
+            | (*c.get(1).unwrap_or(&0) as u32) << 8
+            | *c.get(2).unwrap_or(&0) as u32;
         let chars = c.len() + 1;
         for i in 0..chars {
             out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
@@ -346,7 +350,8 @@ fn account_row(r: &rusqlite::Row) -> rusqlite::Result<Account> {
 }
 
 const ACCOUNT_COLS: &str = "id, email, role, tier, label, must_change_password, created";
-const DEVICE_COLS: &str = "id, account_id, name, kind, prefix, grp, checkin_hash IS NOT NULL, created, updated";
+const DEVICE_COLS: &str =
+    "id, account_id, name, kind, prefix, grp, checkin_hash IS NOT NULL, created, updated";
 
 fn device_row(r: &rusqlite::Row) -> rusqlite::Result<Device> {
     let prefix: String = r.get(4)?;
@@ -355,7 +360,9 @@ fn device_row(r: &rusqlite::Row) -> rusqlite::Result<Device> {
         account_id: r.get(1)?,
         name: r.get(2)?,
         kind: r.get(3)?,
-        prefix: prefix.parse().unwrap_or_else(|_| "0.0.0.0/32".parse().expect("valid")),
+        prefix: prefix
+            .parse()
+            .unwrap_or_else(|_| "0.0.0.0/32".parse().expect("valid")),
         group: r.get(5)?,
         dynamic: r.get(6)?,
         created: r.get(7)?,
@@ -455,7 +462,10 @@ impl Store {
         match r {
             Ok(_) => {}
             Err(e) if is_unique_violation(&e) => {
-                return Err(StoreError::invalid("email", "an account with this e-mail already exists"))
+                return Err(StoreError::invalid(
+                    "email",
+                    "an account with this e-mail already exists",
+                ))
             }
             Err(e) => return Err(e.into()),
         }
@@ -490,7 +500,11 @@ impl Store {
 
     pub fn password_hash(&self, account: i64) -> Result<String> {
         self.db()
-            .query_row("SELECT password_hash FROM accounts WHERE id=?", [account], |r| r.get(0))
+            .query_row(
+                "SELECT password_hash FROM accounts WHERE id=?",
+                [account],
+                |r| r.get(0),
+            )
             .optional()?
             .ok_or(StoreError::NotFound)
     }
@@ -511,9 +525,11 @@ impl Store {
     }
 
     pub fn has_operator(&self) -> Result<bool> {
-        Ok(self
-            .db()
-            .query_row("SELECT EXISTS(SELECT 1 FROM accounts WHERE role='operator')", [], |r| r.get(0))?)
+        Ok(self.db().query_row(
+            "SELECT EXISTS(SELECT 1 FROM accounts WHERE role='operator')",
+            [],
+            |r| r.get(0),
+        )?)
     }
 
     pub fn set_tier(&self, account: i64, tier: Tier) -> Result<()> {
@@ -529,9 +545,10 @@ impl Store {
     }
 
     pub fn delete_account(&self, account: i64) -> Result<()> {
-        let n = self
-            .db()
-            .execute("DELETE FROM accounts WHERE id=? AND role='subscriber'", [account])?;
+        let n = self.db().execute(
+            "DELETE FROM accounts WHERE id=? AND role='subscriber'",
+            [account],
+        )?;
         if n == 0 {
             return Err(StoreError::NotFound);
         }
@@ -602,8 +619,10 @@ impl Store {
     }
 
     pub fn end_session(&self, token: &str) -> Result<()> {
-        self.db()
-            .execute("DELETE FROM sessions WHERE token_hash=?", [token_hash(token)])?;
+        self.db().execute(
+            "DELETE FROM sessions WHERE token_hash=?",
+            [token_hash(token)],
+        )?;
         Ok(())
     }
 
@@ -611,7 +630,10 @@ impl Store {
     pub fn create_token(&self, account: i64, name: &str) -> Result<(ApiToken, String)> {
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
-            return Err(StoreError::invalid("name", "a name of 1 to 64 printable characters"));
+            return Err(StoreError::invalid(
+                "name",
+                "a name of 1 to 64 printable characters",
+            ));
         }
         let secret = format!("fw_{}", random_token());
         let t = now();
@@ -665,10 +687,17 @@ impl Store {
         let db = self.db();
         let h = token_hash(secret);
         let id: Option<i64> = db
-            .query_row("SELECT account_id FROM api_tokens WHERE token_hash=?", [&h], |r| r.get(0))
+            .query_row(
+                "SELECT account_id FROM api_tokens WHERE token_hash=?",
+                [&h],
+                |r| r.get(0),
+            )
             .optional()?;
         let Some(id) = id else { return Ok(None) };
-        db.execute("UPDATE api_tokens SET last_used=? WHERE token_hash=?", params![now(), h])?;
+        db.execute(
+            "UPDATE api_tokens SET last_used=? WHERE token_hash=?",
+            params![now(), h],
+        )?;
         drop(db);
         Ok(Some(self.account(id)?))
     }
@@ -689,7 +718,9 @@ impl Store {
     pub fn all_devices(&self) -> Result<Vec<Device>> {
         let db = self.db();
         let mut st = db.prepare(&format!("SELECT {DEVICE_COLS} FROM devices ORDER BY id"))?;
-        let v = st.query_map([], device_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+        let v = st
+            .query_map([], device_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(v)
     }
 
@@ -707,12 +738,30 @@ impl Store {
     /// Checks a device prefix against every other device: equal prefixes
     /// cannot share the ACL, and a prefix may not overlap another
     /// account's (it would take over that account's firewall).
-    fn check_prefix(db: &Connection, account: i64, prefix: IpNet, except: Option<i64>, reserved: &[IpNet]) -> Result<()> {
-        if reserved.iter().any(|r| r.contains(&prefix) || prefix.contains(r)) {
-            return Err(StoreError::invalid("prefix", "this address is reserved by the appliance's configuration"));
+    fn check_prefix(
+        db: &Connection,
+        account: i64,
+        prefix: IpNet,
+        except: Option<i64>,
+        reserved: &[IpNet],
+    ) -> Result<()> {
+        if reserved
+            .iter()
+            .any(|r| r.contains(&prefix) || prefix.contains(r))
+        {
+            return Err(StoreError::invalid(
+                "prefix",
+                "this address is reserved by the appliance's configuration",
+            ));
         }
         let mut st = db.prepare("SELECT id, account_id, prefix FROM devices")?;
-        let rows = st.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?)))?;
+        let rows = st.query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })?;
         for row in rows {
             let (id, acct, p) = row?;
             if Some(id) == except {
@@ -720,10 +769,16 @@ impl Store {
             }
             let Ok(p) = p.parse::<IpNet>() else { continue };
             if p == prefix {
-                return Err(StoreError::invalid("prefix", "another device already queries from this address"));
+                return Err(StoreError::invalid(
+                    "prefix",
+                    "another device already queries from this address",
+                ));
             }
             if acct != account && (p.contains(&prefix) || prefix.contains(&p)) {
-                return Err(StoreError::invalid("prefix", "this address overlaps a device of another account"));
+                return Err(StoreError::invalid(
+                    "prefix",
+                    "this address overlaps a device of another account",
+                ));
             }
         }
         Ok(())
@@ -731,11 +786,21 @@ impl Store {
 
     /// Adds a device; `limit` is the tier's device limit, `reserved` the
     /// configuration file's device prefixes.
-    pub fn add_device(&self, account: i64, d: &DeviceInput, limit: Option<u32>, reserved: &[IpNet]) -> Result<Device> {
+    pub fn add_device(
+        &self,
+        account: i64,
+        d: &DeviceInput,
+        limit: Option<u32>,
+        reserved: &[IpNet],
+    ) -> Result<Device> {
         let mut db = self.db();
         let tx = db.transaction()?;
         if let Some(limit) = limit {
-            let n: i64 = tx.query_row("SELECT COUNT(*) FROM devices WHERE account_id=?", [account], |r| r.get(0))?;
+            let n: i64 = tx.query_row(
+                "SELECT COUNT(*) FROM devices WHERE account_id=?",
+                [account],
+                |r| r.get(0),
+            )?;
             if n >= limit as i64 {
                 return Err(StoreError::invalid("name", format!("your tier allows {limit} devices; remove one or ask the operator for the advanced tier")));
             }
@@ -749,7 +814,10 @@ impl Store {
         match r {
             Ok(_) => {}
             Err(e) if is_unique_violation(&e) => {
-                return Err(StoreError::invalid("name", "you already have a device with this name"))
+                return Err(StoreError::invalid(
+                    "name",
+                    "you already have a device with this name",
+                ))
             }
             Err(e) => return Err(e.into()),
         }
@@ -760,7 +828,13 @@ impl Store {
         self.device(account, id)
     }
 
-    pub fn update_device(&self, account: i64, id: i64, d: &DeviceInput, reserved: &[IpNet]) -> Result<Device> {
+    pub fn update_device(
+        &self,
+        account: i64,
+        id: i64,
+        d: &DeviceInput,
+        reserved: &[IpNet],
+    ) -> Result<Device> {
         let mut db = self.db();
         let tx = db.transaction()?;
         let exists: bool = tx.query_row(
@@ -779,7 +853,10 @@ impl Store {
         match r {
             Ok(_) => {}
             Err(e) if is_unique_violation(&e) => {
-                return Err(StoreError::invalid("name", "you already have a device with this name"))
+                return Err(StoreError::invalid(
+                    "name",
+                    "you already have a device with this name",
+                ))
             }
             Err(e) => return Err(e.into()),
         }
@@ -790,9 +867,10 @@ impl Store {
     }
 
     pub fn delete_device(&self, account: i64, id: i64) -> Result<()> {
-        let n = self
-            .db()
-            .execute("DELETE FROM devices WHERE id=? AND account_id=?", params![id, account])?;
+        let n = self.db().execute(
+            "DELETE FROM devices WHERE id=? AND account_id=?",
+            params![id, account],
+        )?;
         if n == 0 {
             return Err(StoreError::NotFound);
         }
@@ -815,7 +893,12 @@ impl Store {
 
     /// Moves the device of a check-in token to `addr` (a host prefix).
     /// Returns the device, and whether its address changed.
-    pub fn check_in(&self, token: &str, addr: IpAddr, reserved: &[IpNet]) -> Result<(Device, bool)> {
+    pub fn check_in(
+        &self,
+        token: &str,
+        addr: IpAddr,
+        reserved: &[IpNet],
+    ) -> Result<(Device, bool)> {
         let prefix = IpNet::from(addr);
         let mut db = self.db();
         let tx = db.transaction()?;
@@ -854,7 +937,9 @@ impl Store {
                 Ok(ListEntry {
                     id: r.get(0)?,
                     kind,
-                    net: net.parse().unwrap_or_else(|_| "0.0.0.0/32".parse().expect("valid")),
+                    net: net
+                        .parse()
+                        .unwrap_or_else(|_| "0.0.0.0/32".parse().expect("valid")),
                     comment: r.get(2)?,
                     created: r.get(3)?,
                 })
@@ -865,7 +950,13 @@ impl Store {
 
     /// Adds entries in one transaction; entries already present keep their
     /// comment. Returns how many were new.
-    pub fn add_entries(&self, account: i64, kind: ListKind, entries: &[(IpNet, String)], max_entries: usize) -> Result<usize> {
+    pub fn add_entries(
+        &self,
+        account: i64,
+        kind: ListKind,
+        entries: &[(IpNet, String)],
+        max_entries: usize,
+    ) -> Result<usize> {
         let mut db = self.db();
         let tx = db.transaction()?;
         let have: i64 = tx.query_row(
@@ -880,7 +971,13 @@ impl Store {
             )?;
             let t = now();
             for (net, comment) in entries {
-                added += st.execute(params![account, kind.as_str(), net.trunc().to_string(), comment, t])?;
+                added += st.execute(params![
+                    account,
+                    kind.as_str(),
+                    net.trunc().to_string(),
+                    comment,
+                    t
+                ])?;
             }
         }
         if have as usize + added > max_entries {
@@ -916,7 +1013,9 @@ impl Store {
         let mut st = db.prepare(
             "SELECT id, account_id, name, label, feeds, created FROM lookups WHERE account_id=? ORDER BY id",
         )?;
-        let v = st.query_map([account], lookup_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+        let v = st
+            .query_map([account], lookup_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(v)
     }
 
@@ -932,16 +1031,31 @@ impl Store {
     }
 
     /// Creates a lookup; `label` has been validated by the caller.
-    pub fn add_lookup(&self, account: i64, name: &str, label: &str, feeds: &[String]) -> Result<Lookup> {
+    pub fn add_lookup(
+        &self,
+        account: i64,
+        name: &str,
+        label: &str,
+        feeds: &[String],
+    ) -> Result<Lookup> {
         let db = self.db();
         let r = db.execute(
             "INSERT INTO lookups(account_id, name, label, feeds, created) VALUES(?,?,?,?,?)",
-            params![account, name, label, serde_json::to_string(feeds).expect("strings"), now()],
+            params![
+                account,
+                name,
+                label,
+                serde_json::to_string(feeds).expect("strings"),
+                now()
+            ],
         );
         match r {
             Ok(_) => {}
             Err(e) if is_unique_violation(&e) => {
-                return Err(StoreError::invalid("label", "you already have a lookup with this DNS label"))
+                return Err(StoreError::invalid(
+                    "label",
+                    "you already have a lookup with this DNS label",
+                ))
             }
             Err(e) => return Err(e.into()),
         }
@@ -951,10 +1065,21 @@ impl Store {
         self.lookup(account, id)
     }
 
-    pub fn update_lookup(&self, account: i64, id: i64, name: &str, feeds: &[String]) -> Result<Lookup> {
+    pub fn update_lookup(
+        &self,
+        account: i64,
+        id: i64,
+        name: &str,
+        feeds: &[String],
+    ) -> Result<Lookup> {
         let n = self.db().execute(
             "UPDATE lookups SET name=?, feeds=? WHERE id=? AND account_id=?",
-            params![name, serde_json::to_string(feeds).expect("strings"), id, account],
+            params![
+                name,
+                serde_json::to_string(feeds).expect("strings"),
+                id,
+                account
+            ],
         )?;
         if n == 0 {
             return Err(StoreError::NotFound);
@@ -964,9 +1089,10 @@ impl Store {
     }
 
     pub fn delete_lookup(&self, account: i64, id: i64) -> Result<()> {
-        let n = self
-            .db()
-            .execute("DELETE FROM lookups WHERE id=? AND account_id=?", params![id, account])?;
+        let n = self.db().execute(
+            "DELETE FROM lookups WHERE id=? AND account_id=?",
+            params![id, account],
+        )?;
         if n == 0 {
             return Err(StoreError::NotFound);
         }
@@ -980,33 +1106,54 @@ impl Store {
     pub fn publish_inputs(&self) -> Result<PublishInputs> {
         let db = self.db();
         let mut out = PublishInputs::default();
-        let mut st = db.prepare("SELECT id, label, tier FROM accounts WHERE role='subscriber' ORDER BY id")?;
+        let mut st =
+            db.prepare("SELECT id, label, tier FROM accounts WHERE role='subscriber' ORDER BY id")?;
         out.accounts = st
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, String>(2)? == "advanced")))?
+            .query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get::<_, String>(2)? == "advanced"))
+            })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         let mut st = db.prepare("SELECT id, account_id, name, prefix FROM devices ORDER BY id")?;
         out.devices = st
             .query_map([], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?))
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                ))
             })?
             .filter_map(|r| match r {
                 Ok((id, a, n, p)) => p.parse().ok().map(|p| Ok((id, a, n, p))),
                 Err(e) => Some(Err(e)),
             })
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        let mut st = db.prepare("SELECT account_id, kind, net FROM list_entries ORDER BY account_id, kind, id")?;
+        let mut st = db.prepare(
+            "SELECT account_id, kind, net FROM list_entries ORDER BY account_id, kind, id",
+        )?;
         out.entries = st
-            .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            })?
             .filter_map(|r| match r {
                 Ok((a, k, n)) => Some(Ok((a, ListKind::parse(&k)?, n.parse().ok()?))),
                 Err(e) => Some(Err(e)),
             })
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        let mut st = db.prepare("SELECT account_id, label, feeds FROM lookups ORDER BY account_id, id")?;
+        let mut st =
+            db.prepare("SELECT account_id, label, feeds FROM lookups ORDER BY account_id, id")?;
         out.lookups = st
             .query_map([], |r| {
                 let feeds: String = r.get(2)?;
-                Ok((r.get(0)?, r.get(1)?, serde_json::from_str(&feeds).unwrap_or_default()))
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    serde_json::from_str(&feeds).unwrap_or_default(),
+                ))
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(out)
@@ -1029,58 +1176,145 @@ mod tests {
     #[test]
     fn accounts_see_only_their_own_rows() {
         let s = Store::open_in_memory().unwrap();
-        let a = s.create_account("a@example.com", "h", Role::Subscriber, Tier::Advanced, false).unwrap();
-        let b = s.create_account("B@example.com", "h", Role::Subscriber, Tier::Advanced, false).unwrap();
+        let a = s
+            .create_account(
+                "a@example.com",
+                "h",
+                Role::Subscriber,
+                Tier::Advanced,
+                false,
+            )
+            .unwrap();
+        let b = s
+            .create_account(
+                "B@example.com",
+                "h",
+                Role::Subscriber,
+                Tier::Advanced,
+                false,
+            )
+            .unwrap();
         assert_eq!(b.email, "b@example.com");
         assert_ne!(a.label, b.label);
-        let d = s.add_device(a.id, &dev("fw", "192.0.2.1/32"), None, &[]).unwrap();
+        let d = s
+            .add_device(a.id, &dev("fw", "192.0.2.1/32"), None, &[])
+            .unwrap();
         assert!(matches!(s.device(b.id, d.id), Err(StoreError::NotFound)));
-        assert!(matches!(s.delete_device(b.id, d.id), Err(StoreError::NotFound)));
-        assert!(matches!(s.update_device(b.id, d.id, &dev("x", "192.0.2.9/32"), &[]), Err(StoreError::NotFound)));
+        assert!(matches!(
+            s.delete_device(b.id, d.id),
+            Err(StoreError::NotFound)
+        ));
+        assert!(matches!(
+            s.update_device(b.id, d.id, &dev("x", "192.0.2.9/32"), &[]),
+            Err(StoreError::NotFound)
+        ));
         assert_eq!(s.devices(b.id).unwrap().len(), 0);
-        s.add_entries(a.id, ListKind::Deny, &[("198.51.100.0/24".parse().unwrap(), "c".into())], 10).unwrap();
+        s.add_entries(
+            a.id,
+            ListKind::Deny,
+            &[("198.51.100.0/24".parse().unwrap(), "c".into())],
+            10,
+        )
+        .unwrap();
         let e = s.entries(a.id, ListKind::Deny).unwrap();
-        assert!(matches!(s.delete_entry(b.id, ListKind::Deny, e[0].id), Err(StoreError::NotFound)));
+        assert!(matches!(
+            s.delete_entry(b.id, ListKind::Deny, e[0].id),
+            Err(StoreError::NotFound)
+        ));
         assert_eq!(s.entries(b.id, ListKind::Deny).unwrap().len(), 0);
     }
 
     #[test]
     fn prefixes_cannot_collide_or_overlap_other_accounts() {
         let s = Store::open_in_memory().unwrap();
-        let a = s.create_account("a@example.com", "h", Role::Subscriber, Tier::Advanced, false).unwrap();
-        let b = s.create_account("b@example.com", "h", Role::Subscriber, Tier::Advanced, false).unwrap();
-        s.add_device(a.id, &dev("fw", "10.1.0.0/16"), None, &[]).unwrap();
-        let e = s.add_device(b.id, &dev("fw", "10.1.2.3/32"), None, &[]).unwrap_err();
+        let a = s
+            .create_account(
+                "a@example.com",
+                "h",
+                Role::Subscriber,
+                Tier::Advanced,
+                false,
+            )
+            .unwrap();
+        let b = s
+            .create_account(
+                "b@example.com",
+                "h",
+                Role::Subscriber,
+                Tier::Advanced,
+                false,
+            )
+            .unwrap();
+        s.add_device(a.id, &dev("fw", "10.1.0.0/16"), None, &[])
+            .unwrap();
+        let e = s
+            .add_device(b.id, &dev("fw", "10.1.2.3/32"), None, &[])
+            .unwrap_err();
         assert!(e.to_string().contains("another account"), "{e}");
-        let e = s.add_device(a.id, &dev("fw2", "10.1.0.0/16"), None, &[]).unwrap_err();
+        let e = s
+            .add_device(a.id, &dev("fw2", "10.1.0.0/16"), None, &[])
+            .unwrap_err();
         assert!(e.to_string().contains("already queries"), "{e}");
         // Nested inside its own account is fine (most specific wins).
-        s.add_device(a.id, &dev("fw2", "10.1.2.3/32"), None, &[]).unwrap();
-        let e = s.add_device(b.id, &dev("r", "127.0.0.1/32"), None, &["127.0.0.1/32".parse().unwrap()]).unwrap_err();
+        s.add_device(a.id, &dev("fw2", "10.1.2.3/32"), None, &[])
+            .unwrap();
+        let e = s
+            .add_device(
+                b.id,
+                &dev("r", "127.0.0.1/32"),
+                None,
+                &["127.0.0.1/32".parse().unwrap()],
+            )
+            .unwrap_err();
         assert!(e.to_string().contains("reserved"), "{e}");
-        let e = s.add_device(a.id, &dev("fw", "10.9.0.1/32"), None, &[]).unwrap_err();
-        assert!(e.to_string().contains("same name") || e.to_string().contains("this name"), "{e}");
+        let e = s
+            .add_device(a.id, &dev("fw", "10.9.0.1/32"), None, &[])
+            .unwrap_err();
+        assert!(
+            e.to_string().contains("same name") || e.to_string().contains("this name"),
+            "{e}"
+        );
     }
 
     #[test]
     fn device_limit_and_check_in() {
         let s = Store::open_in_memory().unwrap();
-        let a = s.create_account("a@example.com", "h", Role::Subscriber, Tier::Basic, false).unwrap();
-        let d = s.add_device(a.id, &dev("fw", "192.0.2.1/32"), Some(1), &[]).unwrap();
-        assert!(s.add_device(a.id, &dev("fw2", "192.0.2.2/32"), Some(1), &[]).is_err());
+        let a = s
+            .create_account("a@example.com", "h", Role::Subscriber, Tier::Basic, false)
+            .unwrap();
+        let d = s
+            .add_device(a.id, &dev("fw", "192.0.2.1/32"), Some(1), &[])
+            .unwrap();
+        assert!(s
+            .add_device(a.id, &dev("fw2", "192.0.2.2/32"), Some(1), &[])
+            .is_err());
         let token = s.new_checkin_token(a.id, d.id).unwrap();
-        assert!(s.check_in("wrong", "192.0.2.7".parse().unwrap(), &[]).is_err());
-        let (moved, changed) = s.check_in(&token, "192.0.2.7".parse().unwrap(), &[]).unwrap();
+        assert!(s
+            .check_in("wrong", "192.0.2.7".parse().unwrap(), &[])
+            .is_err());
+        let (moved, changed) = s
+            .check_in(&token, "192.0.2.7".parse().unwrap(), &[])
+            .unwrap();
         assert!(changed);
         assert_eq!(moved.prefix.to_string(), "192.0.2.7/32");
-        let (_, changed) = s.check_in(&token, "192.0.2.7".parse().unwrap(), &[]).unwrap();
+        let (_, changed) = s
+            .check_in(&token, "192.0.2.7".parse().unwrap(), &[])
+            .unwrap();
         assert!(!changed);
     }
 
     #[test]
     fn sessions_tokens_and_entry_limits() {
         let s = Store::open_in_memory().unwrap();
-        let a = s.create_account("a@example.com", "h", Role::Subscriber, Tier::Advanced, false).unwrap();
+        let a = s
+            .create_account(
+                "a@example.com",
+                "h",
+                Role::Subscriber,
+                Tier::Advanced,
+                false,
+            )
+            .unwrap();
         let (tok, csrf) = s.create_session(a.id, 60).unwrap();
         let sess = s.session(&tok).unwrap().unwrap();
         assert_eq!(sess.account.id, a.id);
@@ -1091,9 +1325,15 @@ mod tests {
         let (_, secret) = s.create_token(a.id, "cron").unwrap();
         assert_eq!(s.token_account(&secret).unwrap().unwrap().id, a.id);
         assert!(s.token_account("fw_nope").unwrap().is_none());
-        let nets: Vec<(IpNet, String)> = (0..5).map(|i| (format!("192.0.2.{i}/32").parse().unwrap(), String::new())).collect();
+        let nets: Vec<(IpNet, String)> = (0..5)
+            .map(|i| (format!("192.0.2.{i}/32").parse().unwrap(), String::new()))
+            .collect();
         assert!(s.add_entries(a.id, ListKind::Allow, &nets, 4).is_err());
-        assert_eq!(s.entries(a.id, ListKind::Allow).unwrap().len(), 0, "nothing half-added");
+        assert_eq!(
+            s.entries(a.id, ListKind::Allow).unwrap().len(),
+            0,
+            "nothing half-added"
+        );
         assert_eq!(s.add_entries(a.id, ListKind::Allow, &nets, 5).unwrap(), 5);
         assert_eq!(s.add_entries(a.id, ListKind::Allow, &nets, 5).unwrap(), 0);
     }

@@ -50,7 +50,10 @@ fn generate(cert_path: &Path, key_path: &Path, cfg: &Config) -> anyhow::Result<(
     }
     if let Ok(h) = std::fs::read_to_string("/etc/hostname") {
         let h = h.trim();
-        if !h.is_empty() && h.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.') {
+        if !h.is_empty()
+            && h.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+        {
             names.push(h.to_string());
         }
     }

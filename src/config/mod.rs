@@ -610,14 +610,22 @@ impl Config {
             signup_tier: match &a.signup_tier {
                 None => crate::admin::store::Tier::Basic,
                 Some(t) => crate::admin::store::Tier::parse(t.get_ref()).ok_or_else(|| {
-                    cx.err(t.span(), "admin.signup_tier", format!("{:?}: use \"basic\" or \"advanced\"", t.get_ref()))
+                    cx.err(
+                        t.span(),
+                        "admin.signup_tier",
+                        format!("{:?}: use \"basic\" or \"advanced\"", t.get_ref()),
+                    )
                 })?,
             },
             operator_email: match &a.operator_email {
                 None => defaults::ADMIN_OPERATOR_EMAIL.to_string(),
                 Some(e) => {
                     if !crate::admin::valid_email(e.get_ref()) {
-                        return Err(cx.err(e.span(), "admin.operator_email", "not an e-mail address"));
+                        return Err(cx.err(
+                            e.span(),
+                            "admin.operator_email",
+                            "not an e-mail address",
+                        ));
                     }
                     e.get_ref().to_ascii_lowercase()
                 }
@@ -652,7 +660,11 @@ impl Config {
                 Some(u) => {
                     let t = u.get_ref().trim_end_matches('/');
                     if !(t.starts_with("https://") || t.starts_with("http://")) {
-                        return Err(cx.err(u.span(), "admin.public_url", "must start with https:// or http://"));
+                        return Err(cx.err(
+                            u.span(),
+                            "admin.public_url",
+                            "must start with https:// or http://",
+                        ));
                     }
                     Some(t.to_string())
                 }
@@ -661,7 +673,11 @@ impl Config {
                 let mut v = Vec::new();
                 for l in a.dns_addresses.iter().flatten() {
                     v.push(l.get_ref().parse::<SocketAddr>().map_err(|_| {
-                        cx.err(l.span(), "admin.dns_addresses", format!("{:?} is not an address:port", l.get_ref()))
+                        cx.err(
+                            l.span(),
+                            "admin.dns_addresses",
+                            format!("{:?} is not an address:port", l.get_ref()),
+                        )
                     })?);
                 }
                 if v.is_empty() {

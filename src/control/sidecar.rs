@@ -100,7 +100,11 @@ pub fn mark_decision(data_dir: &Path, feed: &str, accept: bool) -> anyhow::Resul
     if feed.is_empty() || feed.contains(['/', '\\']) || feed.starts_with('.') {
         anyhow::bail!("bad feed id {feed:?}");
     }
-    if !data_dir.join(HELD_DIR).join(format!("{feed}.body")).exists() {
+    if !data_dir
+        .join(HELD_DIR)
+        .join(format!("{feed}.body"))
+        .exists()
+    {
         anyhow::bail!("feed {feed:?} has no held-back version");
     }
     let dir = data_dir.join(ACCEPT_DIR);
@@ -256,7 +260,10 @@ impl Sidecar {
 
     fn admin_inputs(&self) -> anyhow::Result<Option<crate::admin::store::PublishInputs>> {
         match &self.admin {
-            Some(s) => Ok(Some(s.publish_inputs().context("cannot read the admin database")?)),
+            Some(s) => Ok(Some(
+                s.publish_inputs()
+                    .context("cannot read the admin database")?,
+            )),
             None => Ok(None),
         }
     }
@@ -604,7 +611,7 @@ impl Sidecar {
         }
         for d in &self.cfg.devices {
             w.devices.push(DeviceSpec {
-            key: 0,
+                key: 0,
                 name: d.name.clone(),
                 account: 0,
                 prefixes: d.prefixes.clone(),
@@ -741,7 +748,9 @@ impl Sidecar {
         match self.publish() {
             Ok(Some(serial)) => tracing::info!(serial, "published after an account change"),
             Ok(None) => {}
-            Err(e) => tracing::error!(error = %format!("{e:#}"), "cannot publish after an account change"),
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), "cannot publish after an account change")
+            }
         }
     }
 

@@ -39,13 +39,13 @@ fn devices_see_basic_and_own_names_and_are_refused_for_other_accounts() {
         source: "t".into(),
     });
     w.devices.push(DeviceSpec {
-            key: 0,
+        key: 0,
         name: "fw-alpha".into(),
         account: 1,
         prefixes: nets(&["127.0.0.1/32"]),
     });
     w.devices.push(DeviceSpec {
-            key: 0,
+        key: 0,
         name: "fw-beta".into(),
         account: 2,
         prefixes: nets(&["127.0.0.3/32"]),

@@ -48,7 +48,11 @@ pub struct System {
 
 /// Feed files written for the appliance: (id, list, addresses).
 pub const FEEDS: &[(&str, &str, &[&str])] = &[
-    ("feed-a", "attackers", &["198.51.100.1", "198.51.100.2", "203.0.113.0/30"]),
+    (
+        "feed-a",
+        "attackers",
+        &["198.51.100.1", "198.51.100.2", "203.0.113.0/30"],
+    ),
     ("feed-b", "botnet", &["192.0.2.77", "2001:db8:bad::1"]),
 ];
 
@@ -132,7 +136,10 @@ impl System {
     pub fn operator_password(&self) -> (String, String) {
         let t = std::fs::read_to_string(self.data.join("operator-password.txt")).unwrap();
         let mut it = t.split_whitespace();
-        (it.next().unwrap().to_string(), it.next().unwrap().to_string())
+        (
+            it.next().unwrap().to_string(),
+            it.next().unwrap().to_string(),
+        )
     }
 
     pub fn client(&self) -> Client {
@@ -150,7 +157,11 @@ impl System {
         c.get("/signup").expect_status(200);
         let r = c.post_form(
             "/signup",
-            &[("email", email), ("password", PASSWORD), ("confirm", PASSWORD)],
+            &[
+                ("email", email),
+                ("password", PASSWORD),
+                ("confirm", PASSWORD),
+            ],
         );
         assert_eq!(r.status, 303, "sign-up failed: {}", r.body);
         // Pick up the session's CSRF token.
@@ -168,7 +179,11 @@ impl System {
             c.get("/account").expect_status(200);
             let r = c.post_form(
                 "/account/password",
-                &[("current", &first), ("password", PASSWORD), ("confirm", PASSWORD)],
+                &[
+                    ("current", &first),
+                    ("password", PASSWORD),
+                    ("confirm", PASSWORD),
+                ],
             );
             assert_eq!(r.status, 303, "{}", r.body);
             c.get("/devices").expect_status(200);
@@ -278,9 +293,10 @@ impl Client {
         csrf_header: bool,
     ) -> Resp {
         let url = format!("{}{}", self.base, path);
-        let mut req = self
-            .http
-            .request(reqwest::Method::from_bytes(method.as_bytes()).unwrap(), &url);
+        let mut req = self.http.request(
+            reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+            &url,
+        );
         if let Some(b) = &self.bearer {
             req = req.header("authorization", format!("Bearer {b}"));
         } else if !self.cookies.is_empty() {
@@ -295,7 +311,10 @@ impl Client {
             req = req.header("content-type", ctype).body(bytes);
         }
         let (status, headers, body) = self.rt.block_on(async {
-            let r = req.send().await.unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+            let r = req
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
             let status = r.status().as_u16();
             let headers = r.headers().clone();
             let body = r.text().await.unwrap_or_default();

@@ -36,7 +36,7 @@ fn snapshot() -> MappedSnapshot {
     });
     w.accounts.push((0, "static".into()));
     w.devices.push(DeviceSpec {
-            key: 0,
+        key: 0,
         name: "d".into(),
         account: 0,
         prefixes: vec![

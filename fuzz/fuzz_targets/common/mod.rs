@@ -38,13 +38,13 @@ fn list(name: &str, audience: u32, capacity: Option<u32>, nets: Vec<IpNet>) -> L
 
 fn devices(w: &mut SnapshotWriter) {
     w.devices.push(DeviceSpec {
-            key: 0,
+        key: 0,
         name: "home".into(),
         account: ACCOUNT_HOME,
         prefixes: vec![net("127.0.0.1/32"), net("::1/128")],
     });
     w.devices.push(DeviceSpec {
-            key: 0,
+        key: 0,
         name: "other".into(),
         account: ACCOUNT_OTHER,
         prefixes: vec![net("127.0.0.2/32")],
