@@ -292,6 +292,19 @@ impl Client {
         body: Option<(&str, Vec<u8>)>,
         csrf_header: bool,
     ) -> Resp {
+        self.try_send(method, path, body, csrf_header)
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    }
+
+    /// Like `send`, but a transport error (e.g. the server closing the
+    /// connection in the middle of an oversized upload) is returned.
+    pub fn try_send(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: Option<(&str, Vec<u8>)>,
+        csrf_header: bool,
+    ) -> Result<Resp, String> {
         let url = format!("{}{}", self.base, path);
         let mut req = self.http.request(
             reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
@@ -311,15 +324,12 @@ impl Client {
             req = req.header("content-type", ctype).body(bytes);
         }
         let (status, headers, body) = self.rt.block_on(async {
-            let r = req
-                .send()
-                .await
-                .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+            let r = req.send().await.map_err(|e| format!("{url}: {e}"))?;
             let status = r.status().as_u16();
             let headers = r.headers().clone();
             let body = r.text().await.unwrap_or_default();
-            (status, headers, body)
-        });
+            Ok::<_, String>((status, headers, body))
+        })?;
         for v in headers.get_all("set-cookie") {
             let s = v.to_str().unwrap_or("");
             let first = s.split(';').next().unwrap_or("");
@@ -334,11 +344,11 @@ impl Client {
         if let Some(t) = hidden_csrf(&body) {
             self.csrf = Some(t);
         }
-        Resp {
+        Ok(Resp {
             status,
             headers,
             body,
-        }
+        })
     }
 
     pub fn get(&mut self, path: &str) -> Resp {

