@@ -75,7 +75,16 @@ fi
 cargo fmt --all -- --check
 
 # Unit and integration tests (release: the load and swap tests need speed).
-cargo test --release --locked "$@"
+# The swap-under-load test measures lost queries: it runs alone afterwards,
+# so the heavier tests running in parallel (browser, real forwarders) cannot
+# starve the responder's threads on a small machine and drop packets.
+LOAD_TEST=reload::snapshots_swapped_many_times_a_second_under_dnsperf_load_lose_no_query
+if [ $# -eq 0 ]; then
+    cargo test --release --locked -- --skip "$LOAD_TEST"
+    cargo test --release --locked --test it -- --exact "$LOAD_TEST"
+else
+    cargo test --release --locked "$@"
+fi
 # Benches and every target must keep compiling.
 if [ $# -eq 0 ]; then
     cargo build --release --locked --all-targets
