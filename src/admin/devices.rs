@@ -16,7 +16,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth::User;
-use super::html::{csrf_field, fmt_time, notice, page, FormErrors};
+use super::html::{csrf_field, fmt_time, notice, page, CsrfOnly, DoneQuery, FormErrors};
 use super::publish::{account_list_name, ALLOW_LABEL, DENY_LABEL};
 use super::setup::{self, DeviceKind, LookupNames, SetupContext};
 use super::store::{Device, DeviceInput, StoreError, Tier};
@@ -238,12 +238,6 @@ pub fn last_query_cell(t: Option<i64>, now: i64) -> Markup {
             Some(t) => span.ok { (fmt_time(t)) },
         }
     }
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub struct DoneQuery {
-    pub done: Option<String>,
 }
 
 async fn devices_page(
@@ -535,12 +529,6 @@ async fn update_device(
         .into_response()
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub struct CsrfOnly {
-    csrf: String,
-}
-
 async fn delete_device(
     State(state): State<AppState>,
     user: User,
@@ -647,15 +635,6 @@ fn out(state: &AppState, d: Device) -> DeviceOut {
     }
 }
 
-fn form_errors_to_api(errs: FormErrors) -> ApiError {
-    let (field, message) = errs
-        .0
-        .into_iter()
-        .next()
-        .unwrap_or(("request", "invalid".into()));
-    ApiError::bad(field, message)
-}
-
 /// The account's devices.
 #[utoipa::path(get, path = "/api/devices", tag = "devices", responses((status = 200, body = [DeviceOut]), (status = 401)))]
 async fn api_list(
@@ -675,7 +654,7 @@ async fn api_add(
     user: User,
     Json(f): Json<DeviceForm>,
 ) -> Result<(StatusCode, Json<DeviceOut>), ApiError> {
-    let input = parse_device(&state, &user, &f).map_err(form_errors_to_api)?;
+    let input = parse_device(&state, &user, &f).map_err(ApiError::from)?;
     let store = state.store.clone();
     let (id, limit, reserved) = (
         user.id(),
@@ -705,7 +684,7 @@ async fn api_update(
     Path(id): Path<i64>,
     Json(f): Json<DeviceForm>,
 ) -> Result<Json<DeviceOut>, ApiError> {
-    let input = parse_device(&state, &user, &f).map_err(form_errors_to_api)?;
+    let input = parse_device(&state, &user, &f).map_err(ApiError::from)?;
     let store = state.store.clone();
     let (acct, reserved) = (user.id(), state.reserved_prefixes());
     let d = blocking(move || store.update_device(acct, id, &input, &reserved)).await?;

@@ -6,6 +6,20 @@ use maud::{html, Markup, DOCTYPE};
 
 use super::auth::User;
 
+/// A form that carries only its CSRF token (delete and action buttons).
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+pub struct CsrfOnly {
+    pub csrf: String,
+}
+
+/// `?done=...` after a redirect (see [`notice`]).
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+pub struct DoneQuery {
+    pub done: Option<String>,
+}
+
 /// The page frame: navigation for the signed-in account, the body.
 pub fn page(user: Option<&User>, title: &str, body: Markup) -> Markup {
     html! {

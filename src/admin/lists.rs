@@ -35,7 +35,7 @@ use utoipa_axum::routes;
 
 use super::auth::User;
 use super::devices::visible_lookups;
-use super::html::{csrf_field, fmt_time, notice, page, FormErrors};
+use super::html::{csrf_field, fmt_time, notice, page, CsrfOnly, DoneQuery, FormErrors};
 use super::publish::{account_list_name, lookup_label_problem, ALLOW_LABEL, DENY_LABEL};
 use super::store::{ListEntry, ListKind, Lookup, StoreError};
 use super::{blocking, ApiError, AppState};
@@ -607,12 +607,6 @@ impl Published {
 pub struct EntryForm {
     net: String,
     comment: String,
-    csrf: String,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub struct CsrfOnly {
     csrf: String,
 }
 
@@ -1497,7 +1491,7 @@ async fn lookups_overview(
 async fn lookups_page(
     State(state): State<AppState>,
     user: User,
-    Query(q): Query<super::devices::DoneQuery>,
+    Query(q): Query<DoneQuery>,
 ) -> Response {
     match lookups_overview(&state, &user).await {
         Ok((published, own)) => lookups_view(
@@ -1596,7 +1590,7 @@ async fn lookup_page(
     State(state): State<AppState>,
     user: User,
     Path(id): Path<i64>,
-    Query(q): Query<super::devices::DoneQuery>,
+    Query(q): Query<DoneQuery>,
 ) -> Response {
     if !user.is_advanced() {
         return advanced_page(&user);
@@ -1684,15 +1678,6 @@ async fn delete_lookup(
 
 fn api_kind(kind: &str) -> Result<ListKind, ApiError> {
     ListKind::parse(kind).ok_or_else(ApiError::not_found)
-}
-
-fn form_errors_to_api(errs: FormErrors) -> ApiError {
-    let (field, message) = errs
-        .0
-        .into_iter()
-        .next()
-        .unwrap_or(("request", "invalid".into()));
-    ApiError::bad(field, message)
 }
 
 /// The entries of the allow or deny list (advanced tier).
@@ -1893,7 +1878,7 @@ async fn api_create_lookup(
     Json(f): Json<LookupInput>,
 ) -> Result<(StatusCode, Json<LookupOut>), ApiError> {
     need_advanced(&user)?;
-    let fields = parse_lookup(&state, &user, &f, None).map_err(form_errors_to_api)?;
+    let fields = parse_lookup(&state, &user, &f, None).map_err(ApiError::from)?;
     let l = add_lookup(&state, &user, fields).await?;
     let published = Published::of(&state, &user).await;
     Ok((
@@ -1927,7 +1912,7 @@ async fn api_update_lookup(
 ) -> Result<Json<LookupOut>, ApiError> {
     need_advanced(&user)?;
     let l = load_lookup(&state, &user, id).await?;
-    let fields = parse_lookup(&state, &user, &f, Some(&l.label)).map_err(form_errors_to_api)?;
+    let fields = parse_lookup(&state, &user, &f, Some(&l.label)).map_err(ApiError::from)?;
     let l = change_lookup(&state, &user, id, fields).await?;
     let published = Published::of(&state, &user).await;
     Ok(Json(lookup_out(&state, &user, &published, l)))

@@ -179,6 +179,18 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// A rejected form as an API error: its first field and message.
+impl From<html::FormErrors> for ApiError {
+    fn from(errs: html::FormErrors) -> ApiError {
+        let (field, message) = errs
+            .0
+            .into_iter()
+            .next()
+            .unwrap_or(("request", "invalid".into()));
+        ApiError::bad(field, message)
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut body = serde_json::json!({ "error": self.message });

@@ -35,7 +35,7 @@ use utoipa_axum::routes;
 
 use super::auth::{self, Operator, User};
 use super::devices::{last_queries, last_query_cell, DNS_STATS_FILE};
-use super::html::{csrf_field, fmt_time, input, notice, page, FormErrors};
+use super::html::{csrf_field, fmt_time, input, notice, page, CsrfOnly, DoneQuery, FormErrors};
 use super::publish::{account_list_name, lookup_label_problem, ALLOW_LABEL, DENY_LABEL};
 use super::store::{
     Account, AccountSummary, Device, ListEntry, ListKind, Lookup, Role, StoreError, Tier,
@@ -544,15 +544,6 @@ async fn check_ip_page(
     }
 }
 
-fn form_errors_to_api(errs: FormErrors) -> ApiError {
-    let (field, message) = errs
-        .0
-        .into_iter()
-        .next()
-        .unwrap_or(("request", "invalid".into()));
-    ApiError::bad(field, message)
-}
-
 /// Which feeds list an address (now or at a time), since when, by whom,
 /// and which of the account's lookups list it.
 #[utoipa::path(get, path = "/api/check-ip", tag = "check-ip", params(CheckIpQuery), responses((status = 200, body = CheckIpOut), (status = 400, description = "invalid field: {error, field}"), (status = 401)))]
@@ -564,7 +555,7 @@ async fn api_check_ip(
     let input = match parse_check_ip(&q) {
         Ok(Some(i)) => i,
         Ok(None) => return Err(ApiError::bad("ip", "enter the address to check")),
-        Err(errs) => return Err(form_errors_to_api(errs)),
+        Err(errs) => return Err(ApiError::from(errs)),
     };
     Ok(Json(gather_check_ip(&state, &user.account, input).await?))
 }
@@ -1147,12 +1138,6 @@ async fn render(state: &AppState, user: &User, status: StatusCode, mut st: PageS
     }
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub struct DoneQuery {
-    done: Option<String>,
-}
-
 async fn operator_page(
     State(state): State<AppState>,
     Operator(user): Operator,
@@ -1168,12 +1153,6 @@ async fn operator_page(
         },
     )
     .await
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub struct CsrfOnly {
-    csrf: String,
 }
 
 async fn decide_form(
@@ -1466,7 +1445,7 @@ async fn api_create_account(
     Operator(user): Operator,
     Json(f): Json<NewAccountForm>,
 ) -> Result<(StatusCode, Json<NewAccountOut>), ApiError> {
-    let n = parse_new_account(&f).map_err(form_errors_to_api)?;
+    let n = parse_new_account(&f).map_err(ApiError::from)?;
     let generated = n.generated.then(|| n.password.clone());
     let account = create(&state, &user, n).await?;
     Ok((

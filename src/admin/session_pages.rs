@@ -12,7 +12,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth::{self, User, Via};
-use super::html::{csrf_field, input, notice, page, FormErrors};
+use super::html::{csrf_field, input, notice, page, CsrfOnly, FormErrors};
 use super::store::{Account, ApiToken, Role};
 use super::{blocking, valid_email, ApiError, AppState};
 use crate::config::Signup;
@@ -309,12 +309,6 @@ async fn signup(
         }
         Err(e) => ApiError::from(e).into_response(),
     }
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub struct CsrfOnly {
-    csrf: String,
 }
 
 async fn logout(State(state): State<AppState>, user: User, Form(f): Form<CsrfOnly>) -> Response {
