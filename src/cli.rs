@@ -41,6 +41,9 @@ pub enum Command {
     Control(ControlArgs),
     /// Which feeds list an address, now or at a past time, and its history.
     CheckIp(CheckIpArgs),
+    /// Firewall log tools (try a log's format before sending it).
+    #[command(subcommand)]
+    Logs(LogsCmd),
     /// Benchmark helpers (bare reflector, TCP load client).
     #[command(subcommand, hide = true)]
     Bench(crate::bench_tools::BenchCmd),
@@ -63,6 +66,13 @@ pub enum FeedsCmd {
         #[arg(long)]
         config: PathBuf,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum LogsCmd {
+    /// Parse a firewall log and print one JSON object per record, then a
+    /// summary line on stderr.
+    Parse(crate::logs::cli::ParseArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -366,6 +376,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Dns(args) => responder::run(args.validate()?),
         Command::Feeds(FeedsCmd::Parse(args)) => args.run(),
+        Command::Logs(LogsCmd::Parse(args)) => args.run(),
         Command::Feeds(FeedsCmd::Accept { feed, config }) => {
             crate::control::sidecar::accept_command(&crate::config::Config::load(&config)?, &feed)
         }

@@ -17,6 +17,8 @@
 //!   range table it carries; [`wire`] holds the DNS wire-format helpers.
 //! - **Archive**: [`archive`] (every fetch and every feed version as entry
 //!   intervals in embedded SQLite; point-in-time lookups; Check IP).
+//! - **Logs in**: [`logs`] (firewall log formats, per-line detection,
+//!   `logs parse`).
 //! - **Serve**: [`responder`] (UDP recvmmsg/sendmmsg workers, TCP on tokio,
 //!   hot reload with arc-swap, the per-query path in `responder::query`),
 //!   [`metrics`] (per-thread counters).
@@ -35,6 +37,7 @@ pub mod feeds;
 pub mod fetch;
 pub mod inspect;
 pub mod lists;
+pub mod logs;
 pub mod metrics;
 pub mod responder;
 pub mod snapshot;

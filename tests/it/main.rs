@@ -16,6 +16,7 @@ mod ftp_server;
 mod gate_accept;
 mod harness;
 mod http_server;
+mod logs_parse;
 mod query_path;
 mod reload;
 mod resolver;

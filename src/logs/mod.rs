@@ -1,0 +1,21 @@
+//! Firewall logs in: the formats firewalls write, read into one normalised
+//! [`LogRecord`] per connection.
+//!
+//! - [`record`]: the record (time, action, protocol, addresses, ports).
+//! - [`time`]: zones and year rules for logs that print neither.
+//! - [`syslog`]: RFC 3164 / RFC 5424 headers the line formats share.
+//! - [`formats`]: one parser per firewall family, and per-line detection.
+//! - [`reader`]: a stream (gzip or plain) through the parser, with counts.
+//! - [`cli`]: `feedwall logs parse`.
+
+pub mod cli;
+pub mod formats;
+pub mod reader;
+pub mod record;
+pub mod syslog;
+pub mod time;
+
+pub use formats::{Format, LineParser, Outcome};
+pub use reader::{parse_stream, Summary};
+pub use record::{Action, LogRecord, Proto, TcpFlags};
+pub use time::{Clock, Zone};
