@@ -68,7 +68,7 @@
 //! (the sidecar writing, `feedwall check-ip` reading) can share the file.
 
 mod check_ip;
-mod prefix;
+pub mod prefix;
 mod query;
 pub mod schema;
 mod store;

@@ -6,12 +6,17 @@
 //! - [`syslog`]: RFC 3164 / RFC 5424 headers the line formats share.
 //! - [`formats`]: one parser per firewall family, and per-line detection.
 //! - [`reader`]: a stream (gzip or plain) through the parser, with counts.
+//! - [`store`]: the log archive (append-only, hash-chained, roll-ups).
+//! - [`correlate`]: which feeds listed an address at an entry's time.
 //! - [`cli`]: `feedwall logs parse`.
 
 pub mod cli;
+pub mod correlate;
 pub mod formats;
+pub mod ingest;
 pub mod reader;
 pub mod record;
+pub mod store;
 pub mod syslog;
 pub mod time;
 
