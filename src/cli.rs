@@ -73,6 +73,9 @@ pub enum LogsCmd {
     /// Parse a firewall log and print one JSON object per record, then a
     /// summary line on stderr.
     Parse(crate::logs::cli::ParseArgs),
+    /// Check the log archive's hash chain: every stored batch and entry
+    /// unchanged since it was written. Exit status 1 when it is broken.
+    Verify(crate::logs::cli::VerifyArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -377,6 +380,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Dns(args) => responder::run(args.validate()?),
         Command::Feeds(FeedsCmd::Parse(args)) => args.run(),
         Command::Logs(LogsCmd::Parse(args)) => args.run(),
+        Command::Logs(LogsCmd::Verify(args)) => args.run(),
         Command::Feeds(FeedsCmd::Accept { feed, config }) => {
             crate::control::sidecar::accept_command(&crate::config::Config::load(&config)?, &feed)
         }

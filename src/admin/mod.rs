@@ -70,6 +70,8 @@ pub struct AppState {
     pub data_dir: PathBuf,
     /// The address the server is bound to (the configured one may say port 0).
     pub bound: SocketAddr,
+    /// Firewall log intake and the log archive (None: `[logs] enabled = false`).
+    pub logs: Option<crate::logs::service::LogService>,
 }
 
 impl AppState {
@@ -81,6 +83,7 @@ impl AppState {
             data_dir: cfg.data_dir.clone(),
             cfg,
             throttle: Arc::new(auth::Throttle::default()),
+            logs: None,
         }
     }
 
@@ -347,7 +350,11 @@ pub struct AdminServer {
 /// Opens the database, makes sure an operator exists, sets up TLS and
 /// starts serving on `cfg.admin.listen` (port 0 picks a free port; the
 /// bound address is returned and printed).
-pub async fn start(cfg: Arc<Config>, store: Store) -> anyhow::Result<AdminServer> {
+pub async fn start(
+    cfg: Arc<Config>,
+    store: Store,
+    logs: Option<crate::logs::service::LogService>,
+) -> anyhow::Result<AdminServer> {
     if let Some(pw) = ensure_operator(&store, &cfg)? {
         eprintln!(
             "feedwall admin: first start — operator account {} with one-time password {pw} (also in {}); change it at first login",
@@ -361,6 +368,7 @@ pub async fn start(cfg: Arc<Config>, store: Store) -> anyhow::Result<AdminServer
     let addr = listener.local_addr()?;
     let mut state = AppState::new(store, cfg.clone());
     state.bound = addr;
+    state.logs = logs;
     let app = app(state).into_make_service_with_connect_info::<SocketAddr>();
     let handle = axum_server::Handle::new();
     let url = format!("{}://{addr}/", if cfg.admin.tls { "https" } else { "http" });

@@ -19,7 +19,28 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
 /// Current schema version (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
+
+/// Version 2: log intake. A device's time zone (for logs that print times
+/// without one) and its log token (HTTP API and mail address); an
+/// account's DShield user id.
+const MIGRATE_V2: &str = r#"
+ALTER TABLE devices ADD COLUMN tz TEXT NOT NULL DEFAULT 'UTC';
+ALTER TABLE devices ADD COLUMN log_hash BLOB;
+CREATE UNIQUE INDEX IF NOT EXISTS devices_log_hash ON devices(log_hash);
+ALTER TABLE accounts ADD COLUMN dshield_userid INTEGER;
+"#;
+
+/// Runs the steps after `SCHEMA` (which creates version-1 tables).
+fn migrate(conn: &Connection, from: i64) -> rusqlite::Result<()> {
+    let has_tz: bool = conn
+        .prepare("SELECT 1 FROM pragma_table_info('devices') WHERE name='tz'")?
+        .exists([])?;
+    if from < 2 && !has_tz {
+        conn.execute_batch(MIGRATE_V2)?;
+    }
+    Ok(())
+}
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS accounts(
@@ -303,6 +324,15 @@ pub fn random_token() -> String {
     b64url(&b)
 }
 
+/// A random log token: 26 characters of [a-z2-7] (130 bits), lower case so
+/// it survives mail relays that fold the case of addresses.
+pub fn random_log_token() -> String {
+    const ALPHA: &[u8] = b"abcdefghijklmnopqrstuvwxyz234567";
+    let mut b = [0u8; 26];
+    getrandom::fill(&mut b).expect("system random source");
+    b.iter().map(|x| ALPHA[(x & 31) as usize] as char).collect()
+}
+
 /// A random DNS label: 10 characters of [a-z2-7] (50 bits).
 pub fn random_label() -> String {
     const ALPHA: &[u8] = b"abcdefghijklmnopqrstuvwxyz234567";
@@ -404,8 +434,13 @@ impl Store {
                 ),
             ));
         }
-        conn.execute_batch(SCHEMA)?;
+        conn.execute_batch(&format!("BEGIN IMMEDIATE; {SCHEMA}"))?;
+        if let Err(e) = migrate(&conn, version) {
+            let _ = conn.execute_batch("ROLLBACK");
+            return Err(e.into());
+        }
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        conn.execute_batch("COMMIT")?;
         Ok(Store {
             conn: Arc::new(Mutex::new(conn)),
             changed: Arc::new(tokio::sync::Notify::new()),
@@ -417,6 +452,7 @@ impl Store {
         let conn = Connection::open_in_memory()?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.execute_batch(SCHEMA)?;
+        migrate(&conn, 0)?;
         Ok(Store {
             conn: Arc::new(Mutex::new(conn)),
             changed: Arc::new(tokio::sync::Notify::new()),
@@ -1336,5 +1372,222 @@ mod tests {
         );
         assert_eq!(s.add_entries(a.id, ListKind::Allow, &nets, 5).unwrap(), 5);
         assert_eq!(s.add_entries(a.id, ListKind::Allow, &nets, 5).unwrap(), 0);
+    }
+}
+
+/// A device as log intake needs it: whose it is and how to read its times.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct LogDevice {
+    pub account: i64,
+    pub device: i64,
+    pub name: String,
+    /// Zone of times its logs print without one (`UTC`, `+01:00`,
+    /// `Europe/Berlin`).
+    pub tz: String,
+}
+
+fn log_device_row(r: &rusqlite::Row) -> rusqlite::Result<LogDevice> {
+    Ok(LogDevice {
+        account: r.get(0)?,
+        device: r.get(1)?,
+        name: r.get(2)?,
+        tz: r.get(3)?,
+    })
+}
+
+impl Store {
+    // ---- log intake ----
+
+    /// The device whose prefix contains `addr` (the narrowest one), for
+    /// syslog, where the sending address names the device.
+    pub fn log_device_by_addr(&self, addr: IpAddr) -> Result<Option<LogDevice>> {
+        let addr = crate::logs::record::canonical(addr);
+        let db = self.db();
+        let mut st = db.prepare_cached("SELECT account_id, id, name, tz, prefix FROM devices")?;
+        let mut best: Option<(u8, LogDevice)> = None;
+        let mut rows = st.query([])?;
+        while let Some(r) = rows.next()? {
+            let Ok(p) = r.get::<_, String>(4)?.parse::<IpNet>() else {
+                continue;
+            };
+            if p.contains(&addr) && best.as_ref().is_none_or(|(l, _)| p.prefix_len() > *l) {
+                best = Some((p.prefix_len(), log_device_row(r)?));
+            }
+        }
+        Ok(best.map(|(_, d)| d))
+    }
+
+    /// The device of a log token (HTTP API, mail recipient).
+    pub fn log_device_by_token(&self, token: &str) -> Result<Option<LogDevice>> {
+        Ok(self
+            .db()
+            .query_row(
+                "SELECT account_id, id, name, tz FROM devices WHERE log_hash=?",
+                [token_hash(&token.to_ascii_lowercase())],
+                log_device_row,
+            )
+            .optional()?)
+    }
+
+    /// Creates (or replaces) a device's log token; returns it once.
+    pub fn new_log_token(&self, account: i64, device: i64) -> Result<String> {
+        let token = random_log_token();
+        let n = self.db().execute(
+            "UPDATE devices SET log_hash=? WHERE id=? AND account_id=?",
+            params![token_hash(&token), device, account],
+        )?;
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(token)
+    }
+
+    /// Whether a device has a log token.
+    pub fn has_log_token(&self, account: i64, device: i64) -> Result<bool> {
+        self.db()
+            .query_row(
+                "SELECT log_hash IS NOT NULL FROM devices WHERE id=? AND account_id=?",
+                params![device, account],
+                |r| r.get(0),
+            )
+            .optional()?
+            .ok_or(StoreError::NotFound)
+    }
+
+    /// A device's log zone.
+    pub fn device_tz(&self, account: i64, device: i64) -> Result<String> {
+        self.db()
+            .query_row(
+                "SELECT tz FROM devices WHERE id=? AND account_id=?",
+                params![device, account],
+                |r| r.get(0),
+            )
+            .optional()?
+            .ok_or(StoreError::NotFound)
+    }
+
+    /// Sets a device's log zone (validated here).
+    pub fn set_device_tz(&self, account: i64, device: i64, tz: &str) -> Result<()> {
+        let zone: crate::logs::Zone = tz
+            .parse()
+            .map_err(|e: crate::logs::time::ZoneError| StoreError::invalid("tz", e.to_string()))?;
+        let n = self.db().execute(
+            "UPDATE devices SET tz=?, updated=? WHERE id=? AND account_id=?",
+            params![zone.to_string(), now(), device, account],
+        )?;
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    /// An account's DShield user id (None: submit anonymously).
+    pub fn dshield_userid(&self, account: i64) -> Result<Option<u64>> {
+        Ok(self
+            .db()
+            .query_row(
+                "SELECT dshield_userid FROM accounts WHERE id=?",
+                [account],
+                |r| r.get::<_, Option<i64>>(0),
+            )
+            .optional()?
+            .ok_or(StoreError::NotFound)?
+            .map(|v| v as u64))
+    }
+
+    pub fn set_dshield_userid(&self, account: i64, id: Option<u64>) -> Result<()> {
+        let n = self.db().execute(
+            "UPDATE accounts SET dshield_userid=? WHERE id=?",
+            params![id.map(|v| v as i64), account],
+        )?;
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod log_tests {
+    use super::*;
+
+    #[test]
+    fn log_devices_by_address_token_and_zone() {
+        let s = Store::open_in_memory().unwrap();
+        let a = s
+            .create_account(
+                "a@example.com",
+                "h",
+                Role::Subscriber,
+                Tier::Advanced,
+                false,
+            )
+            .unwrap();
+        let wide = s
+            .add_device(
+                a.id,
+                &DeviceInput {
+                    name: "wide".into(),
+                    kind: "other".into(),
+                    prefix: "198.51.100.0/24".parse().unwrap(),
+                    group: String::new(),
+                },
+                None,
+                &[],
+            )
+            .unwrap();
+        let host = s
+            .add_device(
+                a.id,
+                &DeviceInput {
+                    name: "host".into(),
+                    kind: "other".into(),
+                    prefix: "198.51.100.7/32".parse().unwrap(),
+                    group: String::new(),
+                },
+                None,
+                &[],
+            )
+            .unwrap();
+        let by = |ip: &str| {
+            s.log_device_by_addr(ip.parse().unwrap())
+                .unwrap()
+                .map(|d| d.device)
+        };
+        assert_eq!(by("198.51.100.7"), Some(host.id));
+        assert_eq!(by("::ffff:198.51.100.8"), Some(wide.id));
+        assert_eq!(by("192.0.2.1"), None);
+        let t = s.new_log_token(a.id, host.id).unwrap();
+        assert_eq!(
+            s.log_device_by_token(&t.to_ascii_uppercase())
+                .unwrap()
+                .unwrap()
+                .device,
+            host.id
+        );
+        assert!(s.log_device_by_token("nope").unwrap().is_none());
+        // Another account cannot mint a token for this device.
+        let b = s
+            .create_account(
+                "b@example.com",
+                "h",
+                Role::Subscriber,
+                Tier::Advanced,
+                false,
+            )
+            .unwrap();
+        assert!(matches!(
+            s.new_log_token(b.id, host.id),
+            Err(StoreError::NotFound)
+        ));
+        assert!(s.set_device_tz(a.id, host.id, "Mars/Base").is_err());
+        s.set_device_tz(a.id, host.id, "Europe/Berlin").unwrap();
+        assert_eq!(s.device_tz(a.id, host.id).unwrap(), "Europe/Berlin");
+        assert_eq!(
+            s.log_device_by_token(&t).unwrap().unwrap().tz,
+            "Europe/Berlin"
+        );
+        s.set_dshield_userid(a.id, Some(12345)).unwrap();
+        assert_eq!(s.dshield_userid(a.id).unwrap(), Some(12345));
     }
 }

@@ -48,3 +48,13 @@ pub const ADMIN_MAX_UPLOAD: u64 = 4 << 20;
 pub const ADMIN_SUBSCRIBER_MIN_PREFIX_V4: u8 = 16;
 /// Widest IPv6 prefix a subscriber may register as a device.
 pub const ADMIN_SUBSCRIBER_MIN_PREFIX_V6: u8 = 32;
+/// Syslog (UDP and TCP) for firewall logs; the appliance image listens on 514.
+pub const LOGS_SYSLOG_LISTEN: &[&str] = &["127.0.0.1:5514"];
+/// SMTP for mailed firewall logs; the appliance image listens on 25.
+pub const LOGS_SMTP_LISTEN: &[&str] = &["127.0.0.1:2525"];
+/// Mail domain of per-device log addresses.
+pub const LOGS_SMTP_DOMAIN: &str = "logs.feedwall.internal";
+/// Largest log upload, API call or mail: 64 MiB (before decompression).
+pub const LOGS_MAX_UPLOAD: u64 = 64 << 20;
+/// Log entries are kept a year.
+pub const LOGS_RETENTION_SECS: u64 = 365 * 86_400;

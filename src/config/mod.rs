@@ -82,6 +82,7 @@ struct FileConfig {
     fetch: Option<FileFetch>,
     gate: Option<FileGate>,
     admin: Option<FileAdmin>,
+    logs: Option<FileLogs>,
     catalog: Option<Vec<Spanned<String>>>,
     #[serde(default)]
     feed: Vec<FileFeed>,
@@ -154,6 +155,17 @@ struct FileAdmin {
     subscriber_min_prefix_v6: Option<Spanned<u8>>,
 }
 
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileLogs {
+    enabled: Option<bool>,
+    syslog_listen: Option<Vec<Spanned<String>>>,
+    smtp_listen: Option<Vec<Spanned<String>>>,
+    smtp_domain: Option<Spanned<String>>,
+    max_upload: Option<Spanned<String>>,
+    retention: Option<Spanned<String>>,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileFeed {
@@ -195,6 +207,7 @@ pub struct Config {
     pub fetch: FetchConfig,
     pub gate: GateConfig,
     pub admin: AdminConfig,
+    pub logs: LogsConfig,
     pub feeds: Vec<FeedConfig>,
     pub lists: Vec<ListConfig>,
     pub devices: Vec<DeviceConfig>,
@@ -293,6 +306,22 @@ pub struct AdminConfig {
     /// Widest device prefix a subscriber may register.
     pub subscriber_min_prefix_v4: u8,
     pub subscriber_min_prefix_v6: u8,
+}
+
+/// Firewall log intake (`[logs]`).
+#[derive(Debug, Clone)]
+pub struct LogsConfig {
+    pub enabled: bool,
+    /// Syslog over UDP and TCP on each address (empty: off).
+    pub syslog_listen: Vec<SocketAddr>,
+    /// SMTP on each address (empty: off).
+    pub smtp_listen: Vec<SocketAddr>,
+    /// The mail domain of per-device addresses (`<token>@<domain>`).
+    pub smtp_domain: String,
+    /// Largest log upload, API call or mail (before decompression).
+    pub max_upload: u64,
+    /// How long log entries are kept.
+    pub retention: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -707,6 +736,76 @@ impl Config {
             });
         }
 
+        let l = file.logs.unwrap_or_default();
+        let addrs = |list: &Option<Vec<Spanned<String>>>,
+                     key: &str,
+                     default: &[&str]|
+         -> Result<Vec<SocketAddr>, ConfigError> {
+            match list {
+                None => Ok(default
+                    .iter()
+                    .map(|d| d.parse().expect("valid default"))
+                    .collect()),
+                Some(v) => v
+                    .iter()
+                    .map(|a| {
+                        a.get_ref().parse::<SocketAddr>().map_err(|_| {
+                            cx.err(
+                                a.span(),
+                                key,
+                                format!("{:?} is not an address:port", a.get_ref()),
+                            )
+                        })
+                    })
+                    .collect(),
+            }
+        };
+        let logs = LogsConfig {
+            enabled: l.enabled.unwrap_or(true),
+            syslog_listen: addrs(
+                &l.syslog_listen,
+                "logs.syslog_listen",
+                defaults::LOGS_SYSLOG_LISTEN,
+            )?,
+            smtp_listen: addrs(
+                &l.smtp_listen,
+                "logs.smtp_listen",
+                defaults::LOGS_SMTP_LISTEN,
+            )?,
+            smtp_domain: match &l.smtp_domain {
+                None => defaults::LOGS_SMTP_DOMAIN.to_string(),
+                Some(d) => {
+                    let t = d.get_ref().trim().to_ascii_lowercase();
+                    if t.is_empty()
+                        || !t
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+                    {
+                        return Err(cx.err(d.span(), "logs.smtp_domain", "not a domain name"));
+                    }
+                    t
+                }
+            },
+            max_upload: match &l.max_upload {
+                None => defaults::LOGS_MAX_UPLOAD,
+                Some(s) => match parse_size(s.get_ref()) {
+                    Some(n) if n >= 1024 => n,
+                    _ => {
+                        return Err(cx.err(
+                            s.span(),
+                            "logs.max_upload",
+                            format!("{:?} is not a size of at least 1KiB", s.get_ref()),
+                        ))
+                    }
+                },
+            },
+            retention: cx.duration(
+                &l.retention,
+                "logs.retention",
+                Duration::from_secs(defaults::LOGS_RETENTION_SECS),
+            )?,
+        };
+
         let f = file.fetch.unwrap_or_default();
         let fetch = FetchConfig {
             default_interval: cx.duration(
@@ -938,6 +1037,7 @@ impl Config {
             fetch,
             gate,
             admin,
+            logs,
             feeds,
             lists,
             devices,

@@ -880,6 +880,7 @@ pub fn run_command(config: &Path, once: bool) -> anyhow::Result<()> {
             None
         };
         let shared_cfg = std::sync::Arc::new(cfg.clone());
+        let cfg_logs = cfg.logs.clone();
         let mut sidecar = Sidecar::open(cfg)?;
         if let Some(store) = &admin {
             sidecar = sidecar.with_admin(store.clone());
@@ -905,8 +906,25 @@ pub fn run_command(config: &Path, once: bool) -> anyhow::Result<()> {
             }
             return Ok(());
         }
+        let logs = match &admin {
+            Some(_) if cfg_logs.enabled => Some(
+                crate::logs::service::LogService::open(
+                    &shared_cfg.data_dir,
+                    &shared_cfg.data_dir.join(ARCHIVE_FILE),
+                    cfg_logs.clone(),
+                )
+                .context("cannot open the log archive")?,
+            ),
+            _ => None,
+        };
+        if let (Some(store), Some(logs)) = (&admin, &logs) {
+            tokio::spawn(logs.clone().retention_loop());
+            crate::logs::intake::start(shared_cfg.clone(), store.clone(), logs.clone())
+                .await
+                .context("cannot start log intake")?;
+        }
         if let Some(store) = admin {
-            crate::admin::start(shared_cfg, store)
+            crate::admin::start(shared_cfg, store, logs)
                 .await
                 .context("cannot start the admin web server")?;
         }

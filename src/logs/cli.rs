@@ -145,3 +145,44 @@ pub fn summary_line(format: Option<Format>, s: &Summary) -> String {
         s.total.records, s.total.rejected, s.total.ignored, s.total.skipped
     )
 }
+
+/// `feedwall logs verify [--config FILE | --data DIR]`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct VerifyArgs {
+    /// Config file (for its data directory).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Data directory (when no --config).
+    #[arg(long, default_value = crate::config::defaults::DATA_DIR)]
+    pub data: PathBuf,
+}
+
+impl VerifyArgs {
+    pub fn run(&self) -> anyhow::Result<()> {
+        let data = match &self.config {
+            Some(c) => crate::config::Config::load(c)?.data_dir,
+            None => self.data.clone(),
+        };
+        let path = data.join(super::store::FILE_NAME);
+        if !path.exists() {
+            anyhow::bail!("no log archive at {}", path.display());
+        }
+        let store = super::store::LogStore::open_read_only(&path)?;
+        let v = store.verify()?;
+        match v.broken {
+            None => {
+                println!(
+                    "logs verify: chain intact: {} batches, {} entries ({})",
+                    v.batches,
+                    v.entries,
+                    path.display()
+                );
+                Ok(())
+            }
+            Some((batch, why)) => anyhow::bail!(
+                "logs verify: chain BROKEN at batch {batch}: {why} ({} batches before it verified)",
+                v.batches
+            ),
+        }
+    }
+}
