@@ -62,7 +62,7 @@ impl System {
         let data = dir.path().join("data");
         std::fs::create_dir_all(&data).unwrap();
         let mut cfg = format!(
-            "version = \"v1\"\ndata_dir = {:?}\n[dns]\nlisten = [\"127.0.0.1:0\"]\n[admin]\nlisten = \"127.0.0.1:0\"\nsignup = {:?}\nsignup_tier = {:?}\n",
+            "version = \"v1\"\ndata_dir = {:?}\n[dns]\nlisten = [\"127.0.0.1:0\"]\n[logs]\nsyslog_listen = [\"127.0.0.1:0\"]\nsmtp_listen = [\"127.0.0.1:0\"]\n[admin]\nlisten = \"127.0.0.1:0\"\nsignup = {:?}\nsignup_tier = {:?}\n",
             data.display().to_string(),
             opts.signup,
             opts.signup_tier
