@@ -17,6 +17,7 @@ use utoipa_axum::routes;
 
 use super::auth::User;
 use super::html::{csrf_field, fmt_time, notice, page, CsrfOnly, DoneQuery, FormErrors};
+use super::logs_upload::{self, DeviceLogs};
 use super::publish::{account_list_name, ALLOW_LABEL, DENY_LABEL};
 use super::setup::{self, DeviceKind, LookupNames, SetupContext};
 use super::store::{Device, DeviceInput, StoreError, Tier};
@@ -376,7 +377,10 @@ fn setup_context(state: &AppState, user: &User, d: &Device) -> SetupContext {
     }
 }
 
-fn device_view(
+/// The device page; `logs` carries what its "Firewall logs" section shows
+/// after a log-zone or log-token form ([`super::logs_upload`]).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn device_view(
     state: &AppState,
     user: &User,
     d: &Device,
@@ -384,6 +388,7 @@ fn device_view(
     errs: &FormErrors,
     done: Option<&str>,
     checkin_url: Option<&str>,
+    logs: &DeviceLogs,
 ) -> Markup {
     let kind = DeviceKind::from_id(&d.kind).unwrap_or(DeviceKind::Other);
     let ctx = setup_context(state, user, d);
@@ -433,6 +438,7 @@ fn device_view(
                 (csrf_field(user))
                 button.secondary type="submit" { "Create check-in URL" }
             }
+            (logs_upload::device_section(state, user, d, logs))
             h2 { "Change" }
             form.card method="post" action=(format!("/devices/{}", d.id)) {
                 (device_fields(user, f, errs))
@@ -446,7 +452,7 @@ fn device_view(
     )
 }
 
-fn form_of(d: &Device) -> DeviceForm {
+pub(super) fn form_of(d: &Device) -> DeviceForm {
     DeviceForm {
         name: d.name.clone(),
         kind: d.kind.clone(),
@@ -456,7 +462,11 @@ fn form_of(d: &Device) -> DeviceForm {
     }
 }
 
-async fn load_device(state: &AppState, user: &User, id: i64) -> Result<Device, ApiError> {
+pub(super) async fn load_device(
+    state: &AppState,
+    user: &User,
+    id: i64,
+) -> Result<Device, ApiError> {
     let store = state.store.clone();
     let acct = user.id();
     Ok(blocking(move || store.device(acct, id)).await?)
@@ -485,6 +495,7 @@ async fn device_page(
             &FormErrors::default(),
             q.done.as_deref(),
             None,
+            &DeviceLogs::default(),
         )
         .into_response(),
         Err(e) if e.status == StatusCode::NOT_FOUND => not_found_page(&user),
@@ -524,7 +535,16 @@ async fn update_device(
     };
     (
         StatusCode::BAD_REQUEST,
-        device_view(&state, &user, &d, &f, &errs, None, None),
+        device_view(
+            &state,
+            &user,
+            &d,
+            &f,
+            &errs,
+            None,
+            None,
+            &DeviceLogs::default(),
+        ),
     )
         .into_response()
 }
@@ -572,6 +592,7 @@ async fn new_checkin(
                 &FormErrors::default(),
                 None,
                 Some(&checkin_url(&state, &token)),
+                &DeviceLogs::default(),
             )
             .into_response(),
             Err(e) => e.into_response(),

@@ -16,6 +16,7 @@ pub mod auth;
 pub mod devices;
 pub mod html;
 pub mod lists;
+pub mod logs_upload;
 pub mod operator;
 pub mod prom;
 pub mod publish;
@@ -246,6 +247,7 @@ pub fn app(state: AppState) -> axum::Router {
     let (router, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(session_pages::routes())
         .merge(devices::routes())
+        .merge(logs_upload::routes(&state.cfg.logs))
         .merge(lists::routes())
         .merge(operator::routes())
         .split_for_parts();

@@ -5,6 +5,7 @@
 mod accounts;
 mod admin_harness;
 mod admin_http;
+mod admin_logs;
 mod archive;
 mod browser_e2e;
 mod cli;
