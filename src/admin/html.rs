@@ -42,6 +42,8 @@ pub fn page(user: Option<&User>, title: &str, body: Markup) -> Markup {
                             @if u.is_advanced() {
                                 a href="/lists" { "Allow / deny" }
                             }
+                            a href="/logs" { "Logs" }
+                            a href="/reports" { "Reports" }
                             a href="/check-ip" { "Check IP" }
                             @if u.is_operator() {
                                 a href="/operator" { "Operator" }
