@@ -20,6 +20,7 @@ pub mod logs_upload;
 pub mod operator;
 pub mod prom;
 pub mod publish;
+pub mod reports;
 pub mod session_pages;
 pub mod setup;
 pub mod store;
@@ -250,6 +251,7 @@ pub fn app(state: AppState) -> axum::Router {
         .merge(logs_upload::routes(&state.cfg.logs))
         .merge(lists::routes())
         .merge(operator::routes())
+        .merge(reports::routes())
         .split_for_parts();
     let api = Arc::new(api);
     let limit = state.cfg.admin.max_upload as usize;

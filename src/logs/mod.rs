@@ -17,6 +17,7 @@ pub mod ingest;
 pub mod intake;
 pub mod reader;
 pub mod record;
+pub mod report;
 pub mod service;
 pub mod store;
 pub mod syslog;

@@ -18,6 +18,7 @@ mod gate_accept;
 mod harness;
 mod http_server;
 mod logs_parse;
+mod logs_report;
 mod query_path;
 mod reload;
 mod resolver;
