@@ -44,6 +44,12 @@ impl LogService {
     ) -> Result<LogService, LogStoreError> {
         let path = data_dir.join(FILE_NAME);
         let store = LogStore::open(&path)?;
+        // Uploads spooled before a crash were never acknowledged: drop them.
+        if let Ok(dir) = std::fs::read_dir(data_dir.join("spool")) {
+            for e in dir.flatten() {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
         let index = load_index(archive);
         Ok(LogService {
             inner: Arc::new(Inner {
@@ -108,16 +114,23 @@ impl LogService {
         source: Source,
         input: impl Read,
     ) -> Result<Receipt, IngestError> {
+        // The stream is spooled to a file first (capped at `max_upload`), so
+        // a slow sender never holds the archive's one write lock: syslog and
+        // mail keep flowing while an upload trickles in.
+        let limit = self.inner.cfg.max_upload;
+        let spool = Spool::create(self.inner.path.parent().unwrap_or(Path::new(".")))?;
+        let mut file = spool.file()?;
+        let copied =
+            std::io::copy(&mut input.take(limit + 1), &mut file).map_err(IngestError::Read)?;
+        if copied > limit {
+            return Err(IngestError::TooLarge { limit });
+        }
+        std::io::Write::flush(&mut file).map_err(IngestError::Read)?;
+        drop(file);
+        let reader = std::fs::File::open(&spool.0).map_err(IngestError::Read)?;
         let index = self.index();
         let mut store = self.inner.store.lock().unwrap_or_else(|p| p.into_inner());
-        ingest(
-            &mut store,
-            &index,
-            target,
-            source,
-            input,
-            self.inner.cfg.max_upload,
-        )
+        ingest(&mut store, &index, target, source, reader, limit)
     }
 
     /// Stores already-parsed batches (syslog): every builder that holds
@@ -156,6 +169,36 @@ impl LogService {
             }
             tokio::time::sleep(RETENTION_EVERY).await;
         }
+    }
+}
+
+/// A spooled upload, removed when dropped.
+struct Spool(PathBuf);
+
+impl Spool {
+    fn create(data_dir: &Path) -> Result<Spool, IngestError> {
+        let dir = data_dir.join("spool");
+        std::fs::create_dir_all(&dir).map_err(IngestError::Read)?;
+        let mut b = [0u8; 12];
+        getrandom::fill(&mut b)
+            .map_err(|e| IngestError::Read(std::io::Error::other(e.to_string())))?;
+        let name: String = b.iter().map(|x| format!("{x:02x}")).collect();
+        Ok(Spool(dir.join(format!("upload-{name}"))))
+    }
+
+    fn file(&self) -> Result<std::io::BufWriter<std::fs::File>, IngestError> {
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&self.0)
+            .map_err(IngestError::Read)?;
+        Ok(std::io::BufWriter::with_capacity(256 * 1024, f))
+    }
+}
+
+impl Drop for Spool {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
     }
 }
 
