@@ -196,7 +196,8 @@ fn check(rel: &str, format: Format) {
     let feeds = feed_entries();
     let inside = |a: std::net::IpAddr, nets: &[IpNet]| nets.iter().any(|n| n.contains(&a));
     let mut any = 0;
-    let mut hits: BTreeMap<String, u64> = BTreeMap::new();
+    // The expected files list every feed, those without a hit as 0.
+    let mut hits: BTreeMap<String, u64> = feeds.keys().map(|k| (k.clone(), 0)).collect();
     for r in &got.records {
         let mut hit = false;
         for (k, nets) in &feeds {
