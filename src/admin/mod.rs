@@ -57,6 +57,8 @@ pub const PUBLIC_ROUTES: &[&str] = &[
     "/static/app.css",
     "/static/app.js",
     "/checkin/{token}",
+    // Authenticated by a device's log token, not a login (like check-in).
+    "/api/logs",
     "/api/openapi.json",
     "/healthz",
 ];
