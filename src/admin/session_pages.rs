@@ -1,4 +1,5 @@
-//! Login, sign-up, logout, the account page (password change, API tokens).
+//! Login, sign-up, logout, the account page (password change, API tokens,
+//! DShield user id).
 
 use std::net::SocketAddr;
 
@@ -26,6 +27,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .route("/account", axum::routing::get(account_page))
         .route("/account/password", axum::routing::post(change_password))
         .route("/account/tokens", axum::routing::post(create_token))
+        .route("/account/dshield", axum::routing::post(set_dshield))
         .route(
             "/account/tokens/{id}/delete",
             axum::routing::post(delete_token),
@@ -34,6 +36,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(api_password))
         .routes(routes!(api_tokens, api_create_token))
         .routes(routes!(api_delete_token))
+        .routes(routes!(api_dshield, api_set_dshield))
 }
 
 async fn home(user: Result<User, auth::Rejection>) -> Redirect {
@@ -331,14 +334,23 @@ pub struct AccountQuery {
     done: Option<String>,
 }
 
+/// The account's DShield settings, as the page shows them.
+struct DshieldView {
+    userid: Option<u64>,
+    /// The operator turned submission on (`[dshield] enabled`).
+    enabled: bool,
+}
+
 fn account_view(
     user: &User,
     tokens: &[ApiToken],
+    dshield: &DshieldView,
     errs: &FormErrors,
     new_token: Option<&str>,
     q: &AccountQuery,
 ) -> Markup {
     let a = &user.account;
+    let userid = dshield.userid.map(|u| u.to_string()).unwrap_or_default();
     page(
         Some(user),
         "Account",
@@ -389,6 +401,21 @@ fn account_view(
                 (input(errs, "name", "Token name", "", "text", Some("cron on fw1")))
                 button type="submit" { "Create token" }
             }
+            h2 { "DShield" }
+            p.muted {
+                @if dshield.enabled {
+                    "This appliance gives the connections your firewalls blocked back to "
+                } @else {
+                    "When the operator turns it on, this appliance gives the connections your firewalls blocked back to "
+                }
+                a href="https://isc.sans.edu/" { "DShield" }
+                " (SANS Internet Storm Center): with your DShield user id they are submitted under it; without one, anonymously with other accounts' entries. Target addresses are masked to their network."
+            }
+            form.card method="post" action="/account/dshield" {
+                (csrf_field(user))
+                (input(errs, "userid", "DShield user id (empty: anonymous)", &userid, "text", Some("123456789")))
+                button type="submit" { "Save" }
+            }
         },
     )
 }
@@ -399,14 +426,45 @@ async fn account_page(
     Query(q): Query<AccountQuery>,
 ) -> Response {
     let _ = &q.must_change;
-    let store = state.store.clone();
-    let id = user.id();
-    match blocking(move || store.tokens(id)).await {
-        Ok(tokens) => {
-            account_view(&user, &tokens, &FormErrors::default(), None, &q).into_response()
+    match account_extras(&state, user.id()).await {
+        Ok((tokens, dshield)) => {
+            account_view(&user, &tokens, &dshield, &FormErrors::default(), None, &q).into_response()
         }
         Err(e) => ApiError::from(e).into_response(),
     }
+}
+
+/// What the account page shows besides the account: its API tokens and
+/// DShield settings.
+async fn account_extras(
+    state: &AppState,
+    id: i64,
+) -> Result<(Vec<ApiToken>, DshieldView), super::store::StoreError> {
+    let store = state.store.clone();
+    let enabled = state.cfg.dshield.enabled;
+    blocking(move || {
+        Ok((
+            store.tokens(id)?,
+            DshieldView {
+                userid: store.dshield_userid(id)?,
+                enabled,
+            },
+        ))
+    })
+    .await
+}
+
+/// Failed forms show the page again; what else it shows is best effort.
+async fn account_extras_or_empty(state: &AppState, id: i64) -> (Vec<ApiToken>, DshieldView) {
+    account_extras(state, id).await.unwrap_or_else(|_| {
+        (
+            Vec::new(),
+            DshieldView {
+                userid: None,
+                enabled: state.cfg.dshield.enabled,
+            },
+        )
+    })
 }
 
 #[derive(Deserialize, Default)]
@@ -476,11 +534,17 @@ async fn change_password(
         Ok(None) => {}
         Err(e) => return ApiError::from(e).into_response(),
     }
-    let store = state.store.clone();
-    let tokens = blocking(move || store.tokens(id)).await.unwrap_or_default();
+    let (tokens, dshield) = account_extras_or_empty(&state, id).await;
     (
         StatusCode::BAD_REQUEST,
-        account_view(&user, &tokens, &errs, None, &AccountQuery::default()),
+        account_view(
+            &user,
+            &tokens,
+            &dshield,
+            &errs,
+            None,
+            &AccountQuery::default(),
+        ),
     )
         .into_response()
 }
@@ -504,12 +568,12 @@ async fn create_token(
     let id = user.id();
     let name = f.name.clone();
     let r = blocking(move || store.create_token(id, &name)).await;
-    let store = state.store.clone();
-    let tokens = blocking(move || store.tokens(id)).await.unwrap_or_default();
+    let (tokens, dshield) = account_extras_or_empty(&state, id).await;
     match r {
         Ok((_, secret)) => account_view(
             &user,
             &tokens,
+            &dshield,
             &FormErrors::default(),
             Some(&secret),
             &AccountQuery::default(),
@@ -520,7 +584,14 @@ async fn create_token(
             errs.add(field, message);
             (
                 StatusCode::BAD_REQUEST,
-                account_view(&user, &tokens, &errs, None, &AccountQuery::default()),
+                account_view(
+                    &user,
+                    &tokens,
+                    &dshield,
+                    &errs,
+                    None,
+                    &AccountQuery::default(),
+                ),
             )
                 .into_response()
         }
@@ -542,6 +613,64 @@ async fn delete_token(
     match blocking(move || store.delete_token(acct, id)).await {
         Ok(()) => Redirect::to("/account?done=deleted").into_response(),
         Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct DshieldForm {
+    userid: String,
+    csrf: String,
+}
+
+/// A DShield user id as typed: empty is none (anonymous), else a positive
+/// number.
+fn parse_dshield_userid(s: &str) -> Result<Option<u64>, &'static str> {
+    let t = s.trim();
+    if t.is_empty() {
+        return Ok(None);
+    }
+    match t.parse::<u64>() {
+        Ok(n) if n > 0 && n <= i64::MAX as u64 => Ok(Some(n)),
+        _ => Err("a DShield user id is a positive number (empty: submit anonymously)"),
+    }
+}
+
+async fn set_dshield(
+    State(state): State<AppState>,
+    user: User,
+    Form(f): Form<DshieldForm>,
+) -> Response {
+    if let Err(r) = user.check_csrf(Some(&f.csrf)) {
+        return r.into_response();
+    }
+    let id = user.id();
+    match parse_dshield_userid(&f.userid) {
+        Ok(userid) => {
+            let store = state.store.clone();
+            match blocking(move || store.set_dshield_userid(id, userid)).await {
+                Ok(()) => Redirect::to("/account?done=saved").into_response(),
+                Err(e) => ApiError::from(e).into_response(),
+            }
+        }
+        Err(problem) => {
+            let mut errs = FormErrors::default();
+            errs.add("userid", problem);
+            let (tokens, mut dshield) = account_extras_or_empty(&state, id).await;
+            dshield.userid = None;
+            (
+                StatusCode::BAD_REQUEST,
+                account_view(
+                    &user,
+                    &tokens,
+                    &dshield,
+                    &errs,
+                    None,
+                    &AccountQuery::default(),
+                ),
+            )
+                .into_response()
+        }
     }
 }
 
@@ -648,4 +777,47 @@ async fn api_delete_token(
     let id = user.id();
     blocking(move || store.delete_token(id, tid)).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The account's DShield user id (null: its blocked entries are submitted
+/// anonymously) and whether the operator turned submission on.
+#[derive(Deserialize, serde::Serialize, utoipa::ToSchema)]
+pub struct DshieldIo {
+    pub userid: Option<u64>,
+    /// Read only: `[dshield] enabled` on this appliance.
+    #[serde(default, skip_deserializing)]
+    pub enabled: bool,
+}
+
+/// The account's DShield user id.
+#[utoipa::path(get, path = "/api/account/dshield", tag = "account", responses((status = 200, body = DshieldIo), (status = 401)))]
+async fn api_dshield(
+    State(state): State<AppState>,
+    user: User,
+) -> Result<Json<DshieldIo>, ApiError> {
+    let store = state.store.clone();
+    let id = user.id();
+    let userid = blocking(move || store.dshield_userid(id)).await?;
+    Ok(Json(DshieldIo {
+        userid,
+        enabled: state.cfg.dshield.enabled,
+    }))
+}
+
+/// Sets (a positive number) or clears (null) the account's DShield user id.
+#[utoipa::path(put, path = "/api/account/dshield", tag = "account", request_body = DshieldIo, responses((status = 200, body = DshieldIo), (status = 400, description = "{error, field}"), (status = 401)))]
+async fn api_set_dshield(
+    State(state): State<AppState>,
+    user: User,
+    Json(d): Json<DshieldIo>,
+) -> Result<Json<DshieldIo>, ApiError> {
+    let userid = parse_dshield_userid(&d.userid.map(|u| u.to_string()).unwrap_or_default())
+        .map_err(|m| ApiError::bad("userid", m))?;
+    let store = state.store.clone();
+    let id = user.id();
+    blocking(move || store.set_dshield_userid(id, userid)).await?;
+    Ok(Json(DshieldIo {
+        userid,
+        enabled: state.cfg.dshield.enabled,
+    }))
 }

@@ -58,3 +58,23 @@ pub const LOGS_SMTP_DOMAIN: &str = "logs.feedwall.internal";
 pub const LOGS_MAX_UPLOAD: u64 = 64 << 20;
 /// Log entries are kept a year.
 pub const LOGS_RETENTION_SECS: u64 = 365 * 86_400;
+/// DShield submission is off until the operator turns it on (`[dshield]`).
+pub const DSHIELD_ENABLED: bool = false;
+/// Where mailed submissions go: DShield's documented report address.
+pub const DSHIELD_MAIL_TO: &str = "reports@dshield.org";
+/// Sender of mailed submissions. DShield ties a user id's reports to the
+/// address registered with it: set this to that address.
+pub const DSHIELD_MAIL_FROM: &str = "dshield@feedwall.internal";
+/// How often new blocked entries are submitted: hourly.
+pub const DSHIELD_INTERVAL_SECS: u64 = 3600;
+/// Time one submission may take (connect, send, answer).
+pub const DSHIELD_TIMEOUT_SECS: u64 = 60;
+/// Most lines in one submission (about 80 bytes each).
+pub const DSHIELD_MAX_LINES: usize = 10_000;
+/// First retry delay after a failed submission; it doubles per attempt.
+pub const DSHIELD_RETRY_MIN_SECS: u64 = 60;
+/// Longest retry delay: 6 hours.
+pub const DSHIELD_RETRY_MAX_SECS: u64 = 6 * 3600;
+/// Target addresses are masked (IPv4 to its /24, IPv6 to its /64) before
+/// they leave the appliance, as DShield's own clients offer.
+pub const DSHIELD_OBFUSCATE_TARGETS: bool = true;

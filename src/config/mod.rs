@@ -20,6 +20,11 @@
 //! [gate]
 //! max_shrink = 0.5
 //!
+//! [dshield]              # blocked entries given back to DShield; off by default
+//! enabled = true
+//! smtp_relay = "127.0.0.1:25"       # or url = "https://collector.example/dshield"
+//! mail_from = "me@example.org"      # the address registered with DShield
+//!
 //! [[feed]]
 //! id = "blocklist-de"
 //! url = "https://lists.blocklist.de/lists/all.txt"
@@ -83,6 +88,7 @@ struct FileConfig {
     gate: Option<FileGate>,
     admin: Option<FileAdmin>,
     logs: Option<FileLogs>,
+    dshield: Option<FileDshield>,
     catalog: Option<Vec<Spanned<String>>>,
     #[serde(default)]
     feed: Vec<FileFeed>,
@@ -166,6 +172,26 @@ struct FileLogs {
     retention: Option<Spanned<String>>,
 }
 
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileDshield {
+    enabled: Option<Spanned<bool>>,
+    url: Option<Spanned<String>>,
+    smtp_relay: Option<Spanned<String>>,
+    mail_to: Option<Spanned<String>>,
+    mail_from: Option<Spanned<String>>,
+    interval: Option<Spanned<String>>,
+    timeout: Option<Spanned<String>>,
+    max_lines: Option<Spanned<usize>>,
+    retry_min: Option<Spanned<String>>,
+    retry_max: Option<Spanned<String>>,
+    obfuscate_targets: Option<bool>,
+    exclude_sources: Option<Vec<Spanned<String>>>,
+    exclude_targets: Option<Vec<Spanned<String>>>,
+    exclude_source_ports: Option<Vec<Spanned<u16>>>,
+    exclude_target_ports: Option<Vec<Spanned<u16>>>,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileFeed {
@@ -208,6 +234,7 @@ pub struct Config {
     pub gate: GateConfig,
     pub admin: AdminConfig,
     pub logs: LogsConfig,
+    pub dshield: DshieldConfig,
     pub feeds: Vec<FeedConfig>,
     pub lists: Vec<ListConfig>,
     pub devices: Vec<DeviceConfig>,
@@ -322,6 +349,43 @@ pub struct LogsConfig {
     pub max_upload: u64,
     /// How long log entries are kept.
     pub retention: Duration,
+}
+
+/// Blocked log entries given back to DShield (`[dshield]`).
+#[derive(Debug, Clone)]
+pub struct DshieldConfig {
+    pub enabled: bool,
+    /// Where submissions go (None only while disabled).
+    pub endpoint: Option<DshieldEndpoint>,
+    /// How often new entries are submitted.
+    pub interval: Duration,
+    /// Time one submission may take.
+    pub timeout: Duration,
+    /// Most lines in one submission.
+    pub max_lines: usize,
+    /// First retry delay after a failure; doubles per attempt up to `retry_max`.
+    pub retry_min: Duration,
+    pub retry_max: Duration,
+    /// Target addresses masked to their /24 (IPv4) or /64 (IPv6).
+    pub obfuscate_targets: bool,
+    /// Entries whose source, target or port is listed here are never sent.
+    pub exclude_sources: Vec<IpNet>,
+    pub exclude_targets: Vec<IpNet>,
+    pub exclude_source_ports: Vec<u16>,
+    pub exclude_target_ports: Vec<u16>,
+}
+
+/// How DShield submissions are delivered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DshieldEndpoint {
+    /// HTTP(S) POST of the lines as `text/plain`.
+    Http { url: String },
+    /// A mail through a plain SMTP relay (`host:port`).
+    Smtp {
+        relay: String,
+        mail_to: String,
+        mail_from: String,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -806,6 +870,12 @@ impl Config {
             )?,
         };
 
+        let dshield = dshield_config(
+            &cx,
+            file.dshield.unwrap_or_default(),
+            logs.enabled && admin.enabled,
+        )?;
+
         let f = file.fetch.unwrap_or_default();
         let fetch = FetchConfig {
             default_interval: cx.duration(
@@ -1038,11 +1108,177 @@ impl Config {
             gate,
             admin,
             logs,
+            dshield,
             feeds,
             lists,
             devices,
         })
     }
+}
+
+/// Validates `[dshield]`. `archive`: the log archive and the accounts
+/// (their DShield user ids) are there to read (`[logs]` and `[admin]` on).
+fn dshield_config(
+    cx: &Ctx<'_>,
+    d: FileDshield,
+    archive: bool,
+) -> Result<DshieldConfig, ConfigError> {
+    let enabled = d
+        .enabled
+        .as_ref()
+        .map_or(defaults::DSHIELD_ENABLED, |e| *e.get_ref());
+    if let Some(e) = d.enabled.as_ref().filter(|e| *e.get_ref()) {
+        if !archive {
+            return Err(cx.err(
+                e.span(),
+                "dshield.enabled",
+                "DShield submission needs [logs] and [admin] enabled (it reads the log archive and the accounts' DShield user ids)",
+            ));
+        }
+    }
+    let mail = |v: &Option<Spanned<String>>, key: &str, default: &str| match v {
+        None => Ok(default.to_string()),
+        Some(m) if crate::admin::valid_email(m.get_ref()) => Ok(m.get_ref().clone()),
+        Some(m) => Err(cx.err(m.span(), key, "not an e-mail address")),
+    };
+    let mail_to = mail(&d.mail_to, "dshield.mail_to", defaults::DSHIELD_MAIL_TO)?;
+    let mail_from = mail(
+        &d.mail_from,
+        "dshield.mail_from",
+        defaults::DSHIELD_MAIL_FROM,
+    )?;
+    let url = match &d.url {
+        None => None,
+        Some(u) => match url::Url::parse(u.get_ref()) {
+            Ok(p) if matches!(p.scheme(), "http" | "https") && p.host().is_some() => {
+                Some(u.get_ref().clone())
+            }
+            _ => {
+                return Err(cx.err(
+                    u.span(),
+                    "dshield.url",
+                    format!("{:?} is not an http:// or https:// URL", u.get_ref()),
+                ))
+            }
+        },
+    };
+    let relay = match &d.smtp_relay {
+        None => None,
+        Some(r) => {
+            let t = r.get_ref().trim();
+            match t.rsplit_once(':') {
+                Some((host, port))
+                    if !host.is_empty()
+                        && !host.contains(char::is_whitespace)
+                        && port.parse::<u16>().is_ok_and(|p| p > 0) =>
+                {
+                    Some(t.to_string())
+                }
+                _ => {
+                    return Err(cx.err(
+                        r.span(),
+                        "dshield.smtp_relay",
+                        format!("{t:?} is not host:port (IPv6 as [::1]:25)"),
+                    ))
+                }
+            }
+        }
+    };
+    let endpoint = match (url, relay) {
+        (Some(_), Some(_)) => {
+            let span = d.smtp_relay.as_ref().map(|r| r.span()).unwrap_or_default();
+            return Err(cx.err(
+                span,
+                "dshield.smtp_relay",
+                "give either url (HTTP POST) or smtp_relay (mail), not both",
+            ));
+        }
+        (Some(url), None) => Some(DshieldEndpoint::Http { url }),
+        (None, Some(relay)) => Some(DshieldEndpoint::Smtp {
+            relay,
+            mail_to,
+            mail_from,
+        }),
+        (None, None) => None,
+    };
+    if enabled && endpoint.is_none() {
+        let span = d.enabled.as_ref().map(|e| e.span()).unwrap_or_default();
+        return Err(cx.err(
+            span,
+            "dshield.enabled",
+            "set url (HTTP POST) or smtp_relay (mail) to say where submissions go",
+        ));
+    }
+    let nets = |v: &Option<Vec<Spanned<String>>>, key: &str| -> Result<Vec<IpNet>, ConfigError> {
+        v.iter()
+            .flatten()
+            .map(|p| {
+                crate::lists::parse_net(p.get_ref()).ok_or_else(|| {
+                    cx.err(
+                        p.span(),
+                        key,
+                        format!("{:?} is not an IP address or prefix", p.get_ref()),
+                    )
+                })
+            })
+            .collect()
+    };
+    let ports = |v: &Option<Vec<Spanned<u16>>>| -> Vec<u16> {
+        v.iter().flatten().map(|p| *p.get_ref()).collect()
+    };
+    let retry_min = cx.duration(
+        &d.retry_min,
+        "dshield.retry_min",
+        Duration::from_secs(defaults::DSHIELD_RETRY_MIN_SECS),
+    )?;
+    let retry_max = cx.duration(
+        &d.retry_max,
+        "dshield.retry_max",
+        Duration::from_secs(defaults::DSHIELD_RETRY_MAX_SECS),
+    )?;
+    if retry_max < retry_min {
+        let span = d
+            .retry_max
+            .as_ref()
+            .or(d.retry_min.as_ref())
+            .map(|r| r.span())
+            .unwrap_or_default();
+        return Err(cx.err(
+            span,
+            "dshield.retry_max",
+            "must not be shorter than dshield.retry_min",
+        ));
+    }
+    Ok(DshieldConfig {
+        enabled,
+        endpoint,
+        interval: cx.duration(
+            &d.interval,
+            "dshield.interval",
+            Duration::from_secs(defaults::DSHIELD_INTERVAL_SECS),
+        )?,
+        timeout: cx.duration(
+            &d.timeout,
+            "dshield.timeout",
+            Duration::from_secs(defaults::DSHIELD_TIMEOUT_SECS),
+        )?,
+        max_lines: cx.range(
+            &d.max_lines,
+            "dshield.max_lines",
+            defaults::DSHIELD_MAX_LINES,
+            1,
+            1_000_000,
+        )?,
+        retry_min,
+        retry_max,
+        obfuscate_targets: d
+            .obfuscate_targets
+            .unwrap_or(defaults::DSHIELD_OBFUSCATE_TARGETS),
+        exclude_sources: nets(&d.exclude_sources, "dshield.exclude_sources")?,
+        exclude_targets: nets(&d.exclude_targets, "dshield.exclude_targets")?,
+        exclude_source_ports: ports(&d.exclude_source_ports),
+        exclude_target_ports: ports(&d.exclude_target_ports),
+    })
 }
 
 #[cfg(test)]
@@ -1091,6 +1327,45 @@ mod tests {
             err("[[feed]]\nid = \"a\"\nurl = \"file:///x\"\nformat = \"xml-ish\"\n")
                 .contains("line 4: feed.format")
         );
+    }
+
+    #[test]
+    fn dshield_is_off_by_default_and_checked_when_on() {
+        let c = Config::from_text("", "t").unwrap();
+        assert!(!c.dshield.enabled && c.dshield.endpoint.is_none());
+        assert!(c.dshield.obfuscate_targets);
+        let c = Config::from_text(
+            "[dshield]\nenabled = true\nsmtp_relay = \"127.0.0.1:25\"\nexclude_targets = [\"198.51.100.0/24\"]\nexclude_target_ports = [22]\nmax_lines = 50\n",
+            "t",
+        )
+        .unwrap();
+        assert_eq!(
+            c.dshield.endpoint,
+            Some(DshieldEndpoint::Smtp {
+                relay: "127.0.0.1:25".into(),
+                mail_to: defaults::DSHIELD_MAIL_TO.into(),
+                mail_from: defaults::DSHIELD_MAIL_FROM.into(),
+            })
+        );
+        assert_eq!(
+            (c.dshield.max_lines, c.dshield.exclude_target_ports.clone()),
+            (50, vec![22])
+        );
+        assert!(err("[dshield]\nenabled = true\n").contains("line 2: dshield.enabled"));
+        assert!(err("[dshield]\nurl = \"ftp://x\"\n").contains("line 2: dshield.url"));
+        assert!(err("[dshield]\nsmtp_relay = \"mail.example\"\n")
+            .contains("line 2: dshield.smtp_relay"));
+        assert!(err("[dshield]\nexclude_sources = [\"1.2.3.0/33\"]\n")
+            .contains("line 2: dshield.exclude_sources"));
+        assert!(err("[dshield]\nmail_from = \"nobody\"\n").contains("line 2: dshield.mail_from"));
+        assert!(err("[dshield]\nmax_lines = 0\n").contains("line 2: dshield.max_lines"));
+        assert!(err("[dshield]\nretry_min = \"2h\"\nretry_max = \"1h\"\n")
+            .contains("line 3: dshield.retry_max"));
+        let e = err(
+            "[logs]\nenabled = false\n[dshield]\nenabled = true\nurl = \"http://127.0.0.1:1/\"\n",
+        );
+        assert!(e.contains("line 4: dshield.enabled"), "{e}");
+        assert!(err("[dshield]\nbogus = 1\n").contains("unknown field"));
     }
 
     #[test]

@@ -919,6 +919,15 @@ pub fn run_command(config: &Path, once: bool) -> anyhow::Result<()> {
         };
         if let (Some(store), Some(logs)) = (&admin, &logs) {
             tokio::spawn(logs.clone().retention_loop());
+            if shared_cfg.dshield.enabled {
+                let submitter = crate::logs::dshield::Submitter::open(
+                    &shared_cfg.data_dir,
+                    &shared_cfg.dshield,
+                    std::sync::Arc::new(store.clone()),
+                )
+                .context("cannot start DShield submission")?;
+                tokio::spawn(submitter.run());
+            }
             crate::logs::intake::start(shared_cfg.clone(), store.clone(), logs.clone())
                 .await
                 .context("cannot start log intake")?;

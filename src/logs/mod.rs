@@ -8,10 +8,12 @@
 //! - [`reader`]: a stream (gzip or plain) through the parser, with counts.
 //! - [`store`]: the log archive (append-only, hash-chained, roll-ups).
 //! - [`correlate`]: which feeds listed an address at an entry's time.
+//! - [`dshield`]: blocked entries given back to DShield, in batches.
 //! - [`cli`]: `feedwall logs parse`.
 
 pub mod cli;
 pub mod correlate;
+pub mod dshield;
 pub mod formats;
 pub mod ingest;
 pub mod intake;

@@ -11,6 +11,7 @@ mod browser_e2e;
 mod cli;
 mod clients;
 mod device_seen;
+mod dshield;
 mod feeds_parse;
 mod fetch;
 mod ftp_server;
