@@ -49,12 +49,15 @@ fn feed_entries(rel: &str) -> Vec<IpNet> {
         .collect()
 }
 
+/// A feed's versions in order: (fetched at, entries).
+type Versions = Vec<(i64, Vec<IpNet>)>;
+
 /// A feed of the test archive: its versions (time, entries) in order.
 struct TestFeed {
     key: &'static str,
     category: &'static str,
     subscribed: bool,
-    versions: Vec<(i64, Vec<IpNet>)>,
+    versions: Versions,
 }
 
 impl TestFeed {
@@ -104,7 +107,7 @@ fn test_feeds() -> Vec<TestFeed> {
 }
 
 /// Writes the feeds' versions into a feed archive.
-fn write_archive(path: &Path, feeds: &[(String, Vec<(i64, Vec<IpNet>)>)]) {
+fn write_archive(path: &Path, feeds: &[(String, Versions)]) {
     let mut a = Archive::open(path).unwrap();
     for (key, versions) in feeds {
         let meta = FeedMeta {
@@ -592,7 +595,7 @@ fn want_max_blocked(recs: &[Rec], range: Range) -> u64 {
 
 /// The appliance's test feeds (see the admin harness): feed-a and feed-b,
 /// each in one basic list, so every account subscribes to both.
-fn harness_feeds(recs: &[LogRecord]) -> Vec<(String, Vec<(i64, Vec<IpNet>)>)> {
+fn harness_feeds(recs: &[LogRecord]) -> Vec<(String, Versions)> {
     let blocked: BTreeSet<IpAddr> = recs
         .iter()
         .filter(|r| r.action == Action::Block)
