@@ -18,6 +18,7 @@ mod ftp_server;
 mod gate_accept;
 mod harness;
 mod http_server;
+mod logs_intake;
 mod logs_parse;
 mod logs_report;
 mod query_path;
