@@ -270,7 +270,8 @@ pub fn rfc3339_prefix(s: &str) -> Option<(i64, &str)> {
             if b.len() < end {
                 return None;
             }
-            let off = parse_offset(&s[i..end])?;
+            // `get`: the six bytes may end inside a character (fuzzing).
+            let off = parse_offset(s.get(i..end)?)?;
             i = end;
             i64::from(off.local_minus_utc())
         }
@@ -361,5 +362,13 @@ mod tests {
         );
         let (t, _) = rfc3339_prefix("2026-11-03T00:06:38.674Z").unwrap();
         assert_eq!(rfc3339(t), "2026-11-03T00:06:38Z");
+    }
+
+    /// Found by the `logs_lines` fuzz target through an RFC 5424 header: an
+    /// offset whose sixth byte falls inside a character panicked.
+    #[test]
+    fn regression_logs_fuzz_offset_inside_a_character_is_no_time() {
+        assert_eq!(rfc3339_prefix("2026-11-03T12:00:55+0000\u{e9} host"), None);
+        assert_eq!(rfc3339_prefix("2026-11-03T12:00:55+\u{7f0}\u{7f0}x"), None);
     }
 }

@@ -278,4 +278,12 @@ mod tests {
             assert_eq!(parse(l, &c), Outcome::Ignored, "{l}");
         }
     }
+
+    /// `logs_lines` fuzz finding: an RFC 5424 time whose offset ends inside
+    /// a character panicked in `time::rfc3339_prefix`.
+    #[test]
+    fn regression_fuzz_offset_inside_a_character_is_not_a_panic() {
+        let l = "<134>1 2026-11-03T12:00:55+0000\u{e9}\u{7f0} OPNsense filterlog 60111 - - 96,,,x,vtnet0,match,block,in,4,0x0,,113,1,0,DF,6,tcp,60,44.146.60.232,203.0.113.10,64299,22,0,S,1,,1,,";
+        assert_eq!(parse(l, &clock()), Outcome::Ignored);
+    }
 }
