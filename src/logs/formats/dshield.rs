@@ -3,15 +3,16 @@
 //! line, nine tab-separated fields:
 //!
 //! ```text
-//! date-with-zone  userid  count  src  sport  dst  dport  protocol  tcp-flags
-//! 2026-11-02 19:07:57 -05:00	0	1	124.89.239.240	15725	198.51.100.2	9200	6	S
+//! date-with-zone \t userid \t count \t src \t sport \t dst \t dport \t protocol \t tcp-flags
+//! 2026-11-02 19:07:57 -05:00 \t 0 \t 1 \t 124.89.239.240 \t 15725 \t 198.51.100.2 \t 9200 \t 6 \t S
 //! ```
 //!
-//! The date carries its offset (`-05:00`, `-0500`, `Z`); a date without
-//! one is read in the device's zone. The protocol is a number or a name;
-//! the flags column (letters, `S`, `SA`…) may be empty or missing. For ICMP
-//! the port slots hold the type and code, which go to `icmp`. Every line
-//! is a blocked packet; `count` goes to [`LogRecord::count`] (at least 1).
+//! (`\t` is a tab.) The date carries its offset (`-05:00`, `-0500`, `Z`);
+//! a date without one is read in the device's zone. The protocol is a
+//! number or a name; the flags column (letters, `S`, `SA`…) may be empty or
+//! missing. For ICMP the port slots hold the type and code, which go to
+//! `icmp`. Every line is a blocked packet; `count` goes to
+//! [`LogRecord::count`] (at least 1).
 
 use chrono::NaiveDate;
 
@@ -31,9 +32,12 @@ fn digits(b: &[u8], n: usize) -> Option<u32> {
     Some(v)
 }
 
+/// Year, month, day, hour, minute, second.
+type Ymdhms = (i32, u32, u32, u32, u32, u32);
+
 /// `YYYY-MM-DD HH:MM:SS` at the start of `s` (a `T` also separates): the
 /// fields and the rest after the seconds (a fraction skipped).
-fn date_time(s: &str) -> Option<((i32, u32, u32, u32, u32, u32), &str)> {
+fn date_time(s: &str) -> Option<(Ymdhms, &str)> {
     let b = s.as_bytes();
     if b.len() < 19
         || b[4] != b'-'

@@ -326,4 +326,15 @@ mod tests {
             "2026-11-03 00:09:04 DROP TCP 1.2.3.4 5.6.7.8 1 2"
         ));
     }
+
+    /// `logs_lines` fuzz finding (through filterlog's RFC 5424 header): an
+    /// RFC 3339 offset ending inside a character panicked.
+    #[test]
+    fn regression_fuzz_offset_inside_a_character_is_not_a_panic() {
+        let l = "2026-11-03T00:00:57+0000\u{e9} edge-gw kernel: nft in drop: IN=eth0 OUT= SRC=1.2.3.4 DST=5.6.7.8 PROTO=ICMP";
+        assert!(!sniff_nftables(l));
+        assert_eq!(parse(l, &clock()), Outcome::Ignored);
+        let l = "<4>1 2026-11-03T00:00:57+0000\u{e9} edge-gw kernel - - - nft in drop: IN=eth0 OUT= SRC=1.2.3.4 DST=5.6.7.8 PROTO=ICMP";
+        assert_eq!(parse(l, &clock()), Outcome::Ignored);
+    }
 }
