@@ -1373,6 +1373,66 @@ mod tests {
         assert_eq!(s.add_entries(a.id, ListKind::Allow, &nets, 5).unwrap(), 5);
         assert_eq!(s.add_entries(a.id, ListKind::Allow, &nets, 5).unwrap(), 0);
     }
+
+    #[test]
+    fn log_devices_by_address_token_and_zone() {
+        let s = Store::open_in_memory().unwrap();
+        let a = s
+            .create_account(
+                "a@example.com",
+                "h",
+                Role::Subscriber,
+                Tier::Advanced,
+                false,
+            )
+            .unwrap();
+        let wide = s
+            .add_device(a.id, &dev("wide", "198.51.100.0/24"), None, &[])
+            .unwrap();
+        let host = s
+            .add_device(a.id, &dev("host", "198.51.100.7/32"), None, &[])
+            .unwrap();
+        let by = |ip: &str| {
+            s.log_device_by_addr(ip.parse().unwrap())
+                .unwrap()
+                .map(|d| d.device)
+        };
+        assert_eq!(by("198.51.100.7"), Some(host.id));
+        assert_eq!(by("::ffff:198.51.100.8"), Some(wide.id));
+        assert_eq!(by("192.0.2.1"), None);
+        let t = s.new_log_token(a.id, host.id).unwrap();
+        assert_eq!(
+            s.log_device_by_token(&t.to_ascii_uppercase())
+                .unwrap()
+                .unwrap()
+                .device,
+            host.id
+        );
+        assert!(s.log_device_by_token("nope").unwrap().is_none());
+        // Another account cannot mint a token for this device.
+        let b = s
+            .create_account(
+                "b@example.com",
+                "h",
+                Role::Subscriber,
+                Tier::Advanced,
+                false,
+            )
+            .unwrap();
+        assert!(matches!(
+            s.new_log_token(b.id, host.id),
+            Err(StoreError::NotFound)
+        ));
+        assert!(s.set_device_tz(a.id, host.id, "Mars/Base").is_err());
+        s.set_device_tz(a.id, host.id, "Europe/Berlin").unwrap();
+        assert_eq!(s.device_tz(a.id, host.id).unwrap(), "Europe/Berlin");
+        assert_eq!(
+            s.log_device_by_token(&t).unwrap().unwrap().tz,
+            "Europe/Berlin"
+        );
+        s.set_dshield_userid(a.id, Some(12345)).unwrap();
+        assert_eq!(s.dshield_userid(a.id).unwrap(), Some(12345));
+    }
 }
 
 /// A device as log intake needs it: whose it is and how to read its times.
@@ -1504,90 +1564,5 @@ impl Store {
             return Err(StoreError::NotFound);
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod log_tests {
-    use super::*;
-
-    #[test]
-    fn log_devices_by_address_token_and_zone() {
-        let s = Store::open_in_memory().unwrap();
-        let a = s
-            .create_account(
-                "a@example.com",
-                "h",
-                Role::Subscriber,
-                Tier::Advanced,
-                false,
-            )
-            .unwrap();
-        let wide = s
-            .add_device(
-                a.id,
-                &DeviceInput {
-                    name: "wide".into(),
-                    kind: "other".into(),
-                    prefix: "198.51.100.0/24".parse().unwrap(),
-                    group: String::new(),
-                },
-                None,
-                &[],
-            )
-            .unwrap();
-        let host = s
-            .add_device(
-                a.id,
-                &DeviceInput {
-                    name: "host".into(),
-                    kind: "other".into(),
-                    prefix: "198.51.100.7/32".parse().unwrap(),
-                    group: String::new(),
-                },
-                None,
-                &[],
-            )
-            .unwrap();
-        let by = |ip: &str| {
-            s.log_device_by_addr(ip.parse().unwrap())
-                .unwrap()
-                .map(|d| d.device)
-        };
-        assert_eq!(by("198.51.100.7"), Some(host.id));
-        assert_eq!(by("::ffff:198.51.100.8"), Some(wide.id));
-        assert_eq!(by("192.0.2.1"), None);
-        let t = s.new_log_token(a.id, host.id).unwrap();
-        assert_eq!(
-            s.log_device_by_token(&t.to_ascii_uppercase())
-                .unwrap()
-                .unwrap()
-                .device,
-            host.id
-        );
-        assert!(s.log_device_by_token("nope").unwrap().is_none());
-        // Another account cannot mint a token for this device.
-        let b = s
-            .create_account(
-                "b@example.com",
-                "h",
-                Role::Subscriber,
-                Tier::Advanced,
-                false,
-            )
-            .unwrap();
-        assert!(matches!(
-            s.new_log_token(b.id, host.id),
-            Err(StoreError::NotFound)
-        ));
-        assert!(s.set_device_tz(a.id, host.id, "Mars/Base").is_err());
-        s.set_device_tz(a.id, host.id, "Europe/Berlin").unwrap();
-        assert_eq!(s.device_tz(a.id, host.id).unwrap(), "Europe/Berlin");
-        assert_eq!(
-            s.log_device_by_token(&t).unwrap().unwrap().tz,
-            "Europe/Berlin"
-        );
-        s.set_dshield_userid(a.id, Some(12345)).unwrap();
-        assert_eq!(s.dshield_userid(a.id).unwrap(), Some(12345));
     }
 }

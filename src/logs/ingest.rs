@@ -299,17 +299,12 @@ impl From<io::Error> for IngestError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::logs::time::Zone;
 
     fn target() -> Target {
         Target {
             account: 1,
             device: 2,
-            clock: Clock {
-                zone: Zone::Utc,
-                year: Some(2026),
-                now: 1_800_000_000,
-            },
+            clock: crate::logs::formats::testing::clock(),
             format: None,
         }
     }

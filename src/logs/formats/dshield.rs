@@ -182,22 +182,12 @@ pub fn parse(line: &str, clock: &Clock) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::logs::time::{rfc3339, Zone};
-
-    fn clock() -> Clock {
-        Clock {
-            zone: Zone::Utc,
-            year: Some(2026),
-            now: 1_800_000_000,
-        }
-    }
+    use crate::logs::formats::testing::{self, clock};
+    use crate::logs::formats::Format;
+    use crate::logs::time::rfc3339;
 
     fn record(line: &str) -> LogRecord {
-        assert!(sniff(line), "{line}");
-        match parse(line, &clock()) {
-            Outcome::Record(r) => r,
-            o => panic!("{o:?} for {line}"),
-        }
+        testing::record(Format::Dshield, line)
     }
 
     #[test]

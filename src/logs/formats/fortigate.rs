@@ -219,22 +219,12 @@ fn time(date: &str, time: &str, tz: Option<&str>, clock: &Clock) -> Option<i64> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::logs::time::{rfc3339, Zone};
-
-    fn clock() -> Clock {
-        Clock {
-            zone: Zone::Utc,
-            year: Some(2026),
-            now: 1_800_000_000,
-        }
-    }
+    use crate::logs::formats::testing::{self, clock};
+    use crate::logs::formats::Format;
+    use crate::logs::time::rfc3339;
 
     fn record(line: &str) -> LogRecord {
-        assert!(sniff(line), "{line}");
-        match parse(line, &clock()) {
-            Outcome::Record(r) => r,
-            o => panic!("{line}: {o:?}"),
-        }
+        testing::record(Format::Fortigate, line)
     }
 
     #[test]

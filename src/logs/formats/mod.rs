@@ -223,3 +223,31 @@ impl LineParser {
         }
     }
 }
+
+/// What the format tests share: the clock they read times with and a
+/// record that the format's own sniff must claim.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::{Format, Outcome, State};
+    use crate::logs::record::LogRecord;
+    use crate::logs::time::{Clock, Zone};
+
+    /// UTC, year 2026 for dates printed without one.
+    pub fn clock() -> Clock {
+        Clock {
+            zone: Zone::Utc,
+            year: Some(2026),
+            now: 1_800_000_000,
+        }
+    }
+
+    /// `line` read as `format`: claimed by its sniff, and a record.
+    pub fn record(format: Format, line: &str) -> LogRecord {
+        let mut state = State::default();
+        assert!(format.sniff(line, &state), "{format} does not claim {line}");
+        match format.parse(line, &clock(), &mut state) {
+            Outcome::Record(r) => r,
+            o => panic!("{format}: {o:?} for {line}"),
+        }
+    }
+}

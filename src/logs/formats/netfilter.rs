@@ -230,21 +230,17 @@ pub fn parse(line: &str, clock: &Clock) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::logs::time::{rfc3339, Zone};
-
-    fn clock() -> Clock {
-        Clock {
-            zone: Zone::Utc,
-            year: Some(2026),
-            now: 1_800_000_000,
-        }
-    }
+    use crate::logs::formats::testing::{self, clock};
+    use crate::logs::formats::Format;
+    use crate::logs::time::rfc3339;
 
     fn record(line: &str) -> LogRecord {
-        match parse(line, &clock()) {
-            Outcome::Record(r) => r,
-            o => panic!("{o:?} for {line}"),
-        }
+        let f = if sniff_nftables(line) {
+            Format::Nftables
+        } else {
+            Format::Iptables
+        };
+        testing::record(f, line)
     }
 
     const UFW: &str = "Nov  3 00:01:19 fw01 kernel: [1049659.935900] [UFW BLOCK] IN=eth0 OUT= MAC=d5:98:ce:dc:f1:1b:e1:29:4d:32:5e:d6:08:00 SRC=5.180.226.198 DST=198.51.100.2 LEN=60 TOS=0x00 PREC=0x00 TTL=52 ID=59926 DF PROTO=TCP SPT=46883 DPT=3306 WINDOW=1024 RES=0x00 SYN URGP=0";

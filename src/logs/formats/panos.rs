@@ -160,22 +160,12 @@ fn action(w: &str) -> Option<Action> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::logs::time::{rfc3339, Zone};
-
-    fn clock() -> Clock {
-        Clock {
-            zone: Zone::Utc,
-            year: Some(2026),
-            now: 1_800_000_000,
-        }
-    }
+    use crate::logs::formats::testing::{self, clock};
+    use crate::logs::formats::Format;
+    use crate::logs::time::rfc3339;
 
     fn record(line: &str) -> LogRecord {
-        assert!(sniff(line), "{line}");
-        match parse(line, &clock()) {
-            Outcome::Record(r) => r,
-            o => panic!("{line}: {o:?}"),
-        }
+        testing::record(Format::Panos, line)
     }
 
     const ALLOW: &str = "<14>Nov  3 00:13:46 PA-3220-EDGE 1,2026/11/03 00:13:46,013201009876,TRAFFIC,end,2561,2026/11/03 00:13:40,218.81.122.57,198.51.100.2,0.0.0.0,0.0.0.0,allow-web,,,incomplete,vsys1,untrust,trust,ethernet1/1,ethernet1/2,default,2026/11/03 00:13:46,5248464,1,19504,123,0,0,0x400019,udp,allow,29809,29809,13306,1,2026/11/03 00:13:46,0,any,0,7066591464,0x0,United States,United States,0,1,0,aged-out,0,0,0,0,,PA-3220-EDGE,from-policy,,,0,,0,,N/A,0,0,0,0";

@@ -256,15 +256,8 @@ fn record(cols: &[&str], f: &Fields, t: i64, action: Action) -> Result<LogRecord
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::logs::formats::testing::clock;
     use crate::logs::time::rfc3339;
-
-    fn clock() -> Clock {
-        Clock {
-            zone: Zone::Utc,
-            year: Some(2026),
-            now: 1_800_000_000,
-        }
-    }
 
     fn record(line: &str, f: &mut Fields) -> LogRecord {
         assert!(sniff(line, f), "{line}");
