@@ -333,9 +333,7 @@ fn stages(log: &[u8], index: &FeedIndex) {
         let mut listed = 0u64;
         parse_stream::<_, io::Error>(log, &mut parser, |line| {
             if let (true, Outcome::Record(r)) = (correlate, &line.outcome) {
-                scratch.clear();
-                index.listing(r.src, r.time, &mut scratch);
-                index.listing(r.dst, r.time, &mut scratch);
+                index.listing_either(r.src, r.dst, r.time, &mut scratch);
                 listed += u64::from(!scratch.is_empty());
             }
             Ok(())

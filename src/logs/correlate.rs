@@ -155,21 +155,14 @@ impl FeedIndex {
         }
     }
 
-    /// The keys of the feeds that listed `a` or `b` at `t`, sorted and
-    /// unique. `scratch` is reused between calls.
-    pub fn feeds_for<'s>(
-        &'s self,
-        a: IpAddr,
-        b: IpAddr,
-        t: i64,
-        scratch: &mut Vec<u16>,
-    ) -> Vec<&'s str> {
-        scratch.clear();
-        self.listing(a, t, scratch);
-        self.listing(b, t, scratch);
-        scratch.sort_unstable();
-        scratch.dedup();
-        scratch.iter().map(|&i| self.feed_key(i)).collect()
+    /// Sets `out` to the feeds (indexes, sorted, unique) that listed `a` or
+    /// `b` at `t`: the feed set of a log entry.
+    pub fn listing_either(&self, a: IpAddr, b: IpAddr, t: i64, out: &mut Vec<u16>) {
+        out.clear();
+        self.listing(a, t, out);
+        self.listing(b, t, out);
+        out.sort_unstable();
+        out.dedup();
     }
 }
 
@@ -186,6 +179,13 @@ fn archive_stamp(conn: &Connection) -> rusqlite::Result<(i64, i64)> {
 mod tests {
     use super::*;
     use crate::archive::{Archive, FeedMeta, FeedVersion, Timestamp};
+
+    impl FeedIndex {
+        fn feeds_for(&self, a: IpAddr, b: IpAddr, t: i64, scratch: &mut Vec<u16>) -> Vec<&str> {
+            self.listing_either(a, b, t, scratch);
+            scratch.iter().map(|&i| self.feed_key(i)).collect()
+        }
+    }
 
     fn store_plain(a: &mut Archive, feed: &str, nets: &[&str], t: i64) {
         let meta = FeedMeta {

@@ -118,15 +118,11 @@ impl BatchBuilder {
         self.counts.add(&outcome);
         match outcome {
             Outcome::Record(record) => {
-                self.scratch.clear();
-                index.listing(record.src, record.time, &mut self.scratch);
-                index.listing(record.dst, record.time, &mut self.scratch);
+                index.listing_either(record.src, record.dst, record.time, &mut self.scratch);
                 // Local set number + 1; 0 is the empty set.
                 let feedset = if self.scratch.is_empty() {
                     0
                 } else {
-                    self.scratch.sort_unstable();
-                    self.scratch.dedup();
                     let next = self.set_keys.len();
                     let n = *self.sets.entry(self.scratch.clone()).or_insert(next);
                     if n == next {

@@ -25,20 +25,40 @@ impl Action {
     /// deny/drop/reject/reset-*/block/denied → block;
     /// accept/allow/pass/permit(ted)/close/timeout/*-rst → allow.
     pub fn from_word(word: &str) -> Option<Action> {
-        let w = word.trim().to_ascii_lowercase();
-        let w = w.as_str();
-        if w.starts_with("reset-") {
-            return Some(Action::Block);
-        }
-        if w.ends_with("-rst") {
-            return Some(Action::Allow);
-        }
-        match w {
-            "deny" | "denied" | "drop" | "dropped" | "reject" | "rejected" | "block"
-            | "blocked" | "reset" => Some(Action::Block),
-            "accept" | "accepted" | "allow" | "allowed" | "pass" | "permit" | "permitted"
-            | "close" | "timeout" => Some(Action::Allow),
-            _ => None,
+        let w = word.trim();
+        let is = |x: &str| w.eq_ignore_ascii_case(x);
+        let starts = w.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("reset-"));
+        let ends = w.len() >= 4
+            && w.get(w.len() - 4..)
+                .is_some_and(|p| p.eq_ignore_ascii_case("-rst"));
+        if starts {
+            Some(Action::Block)
+        } else if ends {
+            Some(Action::Allow)
+        } else if [
+            "deny", "denied", "drop", "dropped", "reject", "rejected", "block", "blocked", "reset",
+        ]
+        .iter()
+        .any(|x| is(x))
+        {
+            Some(Action::Block)
+        } else if [
+            "accept",
+            "accepted",
+            "allow",
+            "allowed",
+            "pass",
+            "permit",
+            "permitted",
+            "close",
+            "timeout",
+        ]
+        .iter()
+        .any(|x| is(x))
+        {
+            Some(Action::Allow)
+        } else {
+            None
         }
     }
 
@@ -47,13 +67,10 @@ impl Action {
     /// containing BLOCK/DROP/REJECT/DENY means block, ALLOW/ACCEPT/PASS
     /// means allow. Block wins when both appear.
     pub fn from_prefix(prefix: &str) -> Option<Action> {
-        let p = prefix.to_ascii_uppercase();
-        if ["BLOCK", "DROP", "REJECT", "DENY"]
-            .iter()
-            .any(|w| p.contains(w))
-        {
+        let has = |w: &str| contains_ignore_case(prefix.as_bytes(), w.as_bytes());
+        if ["BLOCK", "DROP", "REJECT", "DENY"].iter().any(|w| has(w)) {
             Some(Action::Block)
-        } else if ["ALLOW", "ACCEPT", "PASS"].iter().any(|w| p.contains(w)) {
+        } else if ["ALLOW", "ACCEPT", "PASS"].iter().any(|w| has(w)) {
             Some(Action::Allow)
         } else {
             None
@@ -99,18 +116,24 @@ impl Proto {
         if let Ok(n) = s.parse::<u8>() {
             return Some(Proto(n));
         }
-        match s.to_ascii_lowercase().as_str() {
-            "tcp" => Some(Proto::TCP),
-            "udp" => Some(Proto::UDP),
-            "icmp" => Some(Proto::ICMP),
-            "icmpv6" | "icmp6" | "ipv6-icmp" | "ipv6icmp" => Some(Proto::ICMPV6),
-            "gre" => Some(Proto(47)),
-            "esp" => Some(Proto(50)),
-            "ah" => Some(Proto(51)),
-            "sctp" => Some(Proto(132)),
-            "igmp" => Some(Proto(2)),
-            _ => None,
-        }
+        const NAMES: [(&str, Proto); 12] = [
+            ("tcp", Proto::TCP),
+            ("udp", Proto::UDP),
+            ("icmp", Proto::ICMP),
+            ("icmpv6", Proto::ICMPV6),
+            ("icmp6", Proto::ICMPV6),
+            ("ipv6-icmp", Proto::ICMPV6),
+            ("ipv6icmp", Proto::ICMPV6),
+            ("gre", Proto(47)),
+            ("esp", Proto(50)),
+            ("ah", Proto(51)),
+            ("sctp", Proto(132)),
+            ("igmp", Proto(2)),
+        ];
+        NAMES
+            .iter()
+            .find(|(n, _)| s.eq_ignore_ascii_case(n))
+            .map(|(_, p)| *p)
     }
 
     /// Whether records of this protocol carry ports.
@@ -271,6 +294,15 @@ impl LogRecord {
             self.src, self.dst, dport, self.proto, self.action
         )
     }
+}
+
+/// Whether `needle` occurs in `hay`, ASCII case-insensitively (no
+/// allocation: the parsers call this per line).
+fn contains_ignore_case(hay: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty()
+        || hay
+            .windows(needle.len())
+            .any(|w| w.eq_ignore_ascii_case(needle))
 }
 
 /// IPv4-mapped IPv6 (`::ffff:1.2.3.4`) as IPv4; everything else unchanged.

@@ -157,8 +157,9 @@ pub fn month_from_abbr(s: &str) -> Option<u32> {
     if s.len() != 3 {
         return None;
     }
-    let l = s.to_ascii_lowercase();
-    M.iter().position(|m| *m == l).map(|i| i as u32 + 1)
+    M.iter()
+        .position(|m| m.eq_ignore_ascii_case(s))
+        .map(|i| i as u32 + 1)
 }
 
 /// `+01:00`, `-0500`, `+01`, `Z` as a fixed offset.
@@ -172,18 +173,20 @@ pub fn parse_offset(s: &str) -> Option<FixedOffset> {
         b'-' => (-1, &s[1..]),
         _ => return None,
     };
-    let digits: String = rest.chars().filter(|c| *c != ':').collect();
-    if !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let (h, m) = match digits.len() {
-        2 => (digits.parse::<i32>().ok()?, 0),
-        4 => (
-            digits[..2].parse::<i32>().ok()?,
-            digits[2..].parse::<i32>().ok()?,
-        ),
+    // `HH`, `HHMM` or `HH:MM`, digits only.
+    let b = rest.as_bytes();
+    let (hh, mm) = match b.len() {
+        2 => (b, &b""[..]),
+        4 => (&b[..2], &b[2..]),
+        5 if b[2] == b':' => (&b[..2], &b[3..]),
         _ => return None,
     };
+    let num = |d: &[u8]| -> Option<i32> {
+        d.iter().try_fold(0i32, |v, c| {
+            c.is_ascii_digit().then(|| v * 10 + i32::from(c - b'0'))
+        })
+    };
+    let (h, m) = (num(hh)?, num(mm)?);
     if h > 23 || m > 59 {
         return None;
     }

@@ -21,7 +21,7 @@ use std::net::IpAddr;
 use crate::logs::formats::Outcome;
 use crate::logs::record::{parse_addr, parse_port, Action, LogRecord, Proto, TcpFlags};
 use crate::logs::syslog::strip_pri;
-use crate::logs::time::{bsd_time, rfc3339_prefix, Clock};
+use crate::logs::time::{bsd_time, month_from_abbr, rfc3339_prefix, Clock};
 
 /// Whether the line carries an `%ASA-` or `%FTD-` message id marker.
 pub fn sniff(line: &str) -> bool {
@@ -111,20 +111,6 @@ fn number(b: &[u8], max: usize) -> Option<(u32, usize)> {
     Some((v, n))
 }
 
-/// `Jan`..`Dec` (any case) as 1..=12, without allocating.
-fn month(b: &[u8]) -> Option<u32> {
-    const M: [&[u8; 3]; 12] = [
-        b"jan", b"feb", b"mar", b"apr", b"may", b"jun", b"jul", b"aug", b"sep", b"oct", b"nov",
-        b"dec",
-    ];
-    let l = [
-        b[0].to_ascii_lowercase(),
-        b[1].to_ascii_lowercase(),
-        b[2].to_ascii_lowercase(),
-    ];
-    M.iter().position(|m| **m == l).map(|i| i as u32 + 1)
-}
-
 /// ASA `logging timestamp`: `Nov 03 2026 00:02:17` (day may be space-padded,
 /// fraction allowed after the seconds).
 fn asa_time(h: &str, clock: &Clock) -> Option<i64> {
@@ -132,7 +118,7 @@ fn asa_time(h: &str, clock: &Clock) -> Option<i64> {
     if b.len() < 19 || b[3] != b' ' {
         return None;
     }
-    let month = month(&b[..3])?;
+    let month = month_from_abbr(h.get(..3)?)?;
     let mut i = 4;
     while b.get(i) == Some(&b' ') {
         i += 1;
@@ -179,18 +165,6 @@ fn addr(s: &str) -> Result<IpAddr, &'static str> {
     parse_addr(s).ok_or("bad address")
 }
 
-/// The ASA's protocol word (`tcp`, `icmp6`, `47`), the common ones without
-/// allocating.
-fn proto(w: &str) -> Option<Proto> {
-    match w {
-        "tcp" | "TCP" => Some(Proto::TCP),
-        "udp" | "UDP" => Some(Proto::UDP),
-        "icmp" | "ICMP" => Some(Proto::ICMP),
-        "icmp6" => Some(Proto::ICMPV6),
-        w => Proto::parse(w),
-    }
-}
-
 /// `addr[/port]` (106023 after the interface, 106001): the port follows the
 /// last `/`, so IPv6 addresses need no brackets.
 fn slash_endpoint(s: &str) -> Result<(IpAddr, Option<u16>), &'static str> {
@@ -213,7 +187,7 @@ fn access_group_deny(body: &str) -> Result<LogRecord, &'static str> {
         Some("protocol") => words.next(),
         w => w,
     }
-    .and_then(proto)
+    .and_then(Proto::parse)
     .ok_or("unknown protocol")?;
     let (mut src, mut dst, mut icmp_type, mut icmp_code) = (None, None, None, None);
     while let Some(w) = words.next() {
@@ -256,7 +230,7 @@ fn access_list(body: &str) -> Result<LogRecord, &'static str> {
         "denied" => Action::Block,
         w => Action::from_word(w).ok_or("unknown action")?,
     };
-    let proto = proto(words.next().ok_or("truncated message")?).ok_or("unknown protocol")?;
+    let proto = Proto::parse(words.next().ok_or("truncated message")?).ok_or("unknown protocol")?;
     let src = words.next().ok_or("truncated message")?;
     words
         .by_ref()

@@ -18,7 +18,12 @@ use chrono::NaiveDate;
 
 use crate::logs::formats::Outcome;
 use crate::logs::record::{parse_addr, parse_port, Action, LogRecord, Proto, TcpFlags};
-use crate::logs::time::Clock;
+use crate::logs::time::{parse_offset, Clock};
+
+/// A zone offset in seconds east of UTC (`-05:00`, `-0500`, `+01`, `Z`).
+fn offset(s: &str) -> Option<i64> {
+    parse_offset(s).map(|o| i64::from(o.local_minus_utc()))
+}
 
 /// Reads N ASCII digits at the start of `b`.
 fn digits(b: &[u8], n: usize) -> Option<u32> {
@@ -65,28 +70,6 @@ fn date_time(s: &str) -> Option<(Ymdhms, &str)> {
         }
     }
     Some((when, &s[i..]))
-}
-
-/// A zone offset in seconds east of UTC: `-05:00`, `-0500`, `+01`, `Z`
-/// (what `time::parse_offset` reads, without its allocation).
-fn offset(s: &str) -> Option<i64> {
-    let b = s.trim().as_bytes();
-    let sign = match b.first()? {
-        b'Z' | b'z' if b.len() == 1 => return Some(0),
-        b'+' => 1,
-        b'-' => -1,
-        _ => return None,
-    };
-    let (h, m) = match b.len() {
-        3 => (digits(&b[1..], 2)?, 0),
-        5 => (digits(&b[1..], 2)?, digits(&b[3..], 2)?),
-        6 if b[3] == b':' => (digits(&b[1..], 2)?, digits(&b[4..], 2)?),
-        _ => return None,
-    };
-    if h > 23 || m > 59 {
-        return None;
-    }
-    Some(sign * i64::from(h * 3600 + m * 60))
 }
 
 /// A date with a zone, then a tab.

@@ -184,8 +184,7 @@ fn record(t: &Traffic<'_>, clock: &Clock) -> Result<LogRecord, &'static str> {
 /// → allow.
 fn action(w: &str) -> Option<Action> {
     match w {
-        "deny" => Some(Action::Block),
-        "accept" | "close" | "timeout" | "start" | "ip-conn" => Some(Action::Allow),
+        "start" | "ip-conn" => Some(Action::Allow),
         w => Action::from_word(w),
     }
 }

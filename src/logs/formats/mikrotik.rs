@@ -81,17 +81,6 @@ fn endpoint(s: &str, ports: bool) -> Option<(IpAddr, Option<u16>)> {
     Some((parse_addr(a)?, Some(parse_port(p)?)))
 }
 
-/// RouterOS protocol names (`TCP`, `UDP`, `ICMP`, `ICMPV6` …, or numbers).
-fn proto(s: &str) -> Option<Proto> {
-    match s {
-        "TCP" => Some(Proto::TCP),
-        "UDP" => Some(Proto::UDP),
-        "ICMP" => Some(Proto::ICMP),
-        "ICMPV6" | "ICMPv6" => Some(Proto::ICMPV6),
-        _ => Proto::parse(s),
-    }
-}
-
 /// `type 8, code 0`.
 fn icmp_detail(s: &str) -> Option<(u8, u8)> {
     let (t, c) = s.split_once(',')?;
@@ -128,7 +117,7 @@ pub fn parse(line: &str, clock: &Clock) -> Outcome {
     };
     let rest = &fields[p_at + ", proto ".len()..];
     let name_end = rest.find([' ', ',']).unwrap_or(rest.len());
-    let Some(proto) = proto(&rest[..name_end]) else {
+    let Some(proto) = Proto::parse(&rest[..name_end]) else {
         return Outcome::Rejected("unknown protocol");
     };
     let mut rest = &rest[name_end..];

@@ -95,17 +95,6 @@ fn strip_uptime(msg: &str) -> &str {
 /// The longest key netfilter prints (`HOPLIMIT`).
 const KEY_MAX: usize = 8;
 
-/// Netfilter's protocol names (`TCP`, `UDP`, `ICMP`, `ICMPv6`, or a number).
-fn proto(s: &str) -> Option<Proto> {
-    match s {
-        "TCP" => Some(Proto::TCP),
-        "UDP" => Some(Proto::UDP),
-        "ICMP" => Some(Proto::ICMP),
-        "ICMPv6" => Some(Proto::ICMPV6),
-        _ => Proto::parse(s),
-    }
-}
-
 /// Parses one kernel log line (any of the three headers).
 pub fn parse(line: &str, clock: &Clock) -> Outcome {
     let Some((time, tag, msg)) = header(line, clock) else {
@@ -195,7 +184,7 @@ pub fn parse(line: &str, clock: &Clock) -> Outcome {
     }
     let proto = match proto_s {
         None | Some("") => return Outcome::Rejected("truncated line (no protocol)"),
-        Some(p) => match proto(p) {
+        Some(p) => match Proto::parse(p) {
             Some(p) => p,
             None => return Outcome::Rejected("unknown protocol"),
         },

@@ -144,11 +144,6 @@ fn record(f: &[&str; FIELDS], clock: &Clock) -> Result<LogRecord, &'static str> 
 /// allow → allow; deny, drop, drop-icmp, drop-all-packets, reset-client,
 /// reset-server, reset-both → block.
 fn action(w: &str) -> Option<Action> {
-    match w {
-        "allow" => return Some(Action::Allow),
-        "deny" | "drop" | "reset-both" => return Some(Action::Block),
-        _ => {}
-    }
     Action::from_word(w).or_else(|| {
         ["drop", "deny", "block", "reset"]
             .iter()
