@@ -32,6 +32,10 @@ have ipset             || need_pkgs+=(ipset)
 have iptables          || need_pkgs+=(iptables)
 have ip6tables         || need_pkgs+=(iptables)
 have ip                || need_pkgs+=(iproute2)
+# Log intake tests: Python's smtplib (and small Python receivers) and
+# util-linux `logger` as real mail and syslog clients.
+have python3           || need_pkgs+=(python3)
+have logger            || need_pkgs+=(bsdutils)
 have_py pyftpdlib      || need_pkgs+=(python3-pyftpdlib)
 have_py prometheus_client || need_pkgs+=(python3-prometheus-client)
 [ -x /usr/bin/chromium ] || need_pkgs+=(chromium)
@@ -52,7 +56,8 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_pkgs[@]}"
 fi
 for t in kdig dig dnsperf unbound unbound-checkconf nsd knotd \
-         named named-checkconf dnsmasq nft ipset iptables ip6tables ip; do
+         named named-checkconf dnsmasq nft ipset iptables ip6tables ip \
+         python3 logger; do
     have "$t" || { echo "error: $t is still missing after install" >&2; exit 1; }
 done
 have_py pyftpdlib || { echo "error: python3 module pyftpdlib is still missing after install" >&2; exit 1; }
