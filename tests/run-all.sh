@@ -39,6 +39,19 @@ have logger            || need_pkgs+=(bsdutils)
 have_py pyftpdlib      || need_pkgs+=(python3-pyftpdlib)
 have_py prometheus_client || need_pkgs+=(python3-prometheus-client)
 [ -x /usr/bin/chromium ] || need_pkgs+=(chromium)
+# The appliance image (appliance/build) and its boot test under qemu: the
+# partition tools, busybox, systemd-boot, OVMF; qemu-system-x86 and
+# qemu-utils from the same release (a newer qemu-utils blocks the other).
+have sfdisk            || need_pkgs+=(fdisk)
+have mkfs.vfat         || need_pkgs+=(dosfstools)
+have mcopy             || need_pkgs+=(mtools)
+have mkfs.ext4         || need_pkgs+=(e2fsprogs)
+have cpio              || need_pkgs+=(cpio)
+have musl-gcc          || need_pkgs+=(musl-tools)
+have qemu-system-x86_64 || need_pkgs+=(qemu-system-x86 qemu-utils)
+[ -f /usr/share/OVMF/OVMF_CODE_4M.fd ] || need_pkgs+=(ovmf)
+[ -f /usr/lib/systemd/boot/efi/systemd-bootx64.efi ] || need_pkgs+=(systemd-boot-efi)
+/bin/busybox --list 2>/dev/null | grep -qx acpid || need_pkgs+=(busybox-static)
 have node              || need_pkgs+=(nodejs)
 have npm               || need_pkgs+=(npm)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
@@ -53,11 +66,20 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
         trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT
     fi
     $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_pkgs[@]}"
+    # qemu-utils may come from a newer release than qemu-system-x86: take
+    # the same release for both (a downgrade when needed).
+    qemu_pin=()
+    if printf '%s\n' "${need_pkgs[@]}" | grep -qx qemu-system-x86; then
+        v="$(apt-cache policy qemu-system-x86 | sed -n 's/ *Candidate: //p')"
+        qemu_pin=(--allow-downgrades "qemu-utils=$v" "qemu-block-extra-")
+        need_pkgs=($(printf '%s\n' "${need_pkgs[@]}" | grep -vx qemu-utils))
+    fi
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_pkgs[@]}" "${qemu_pin[@]}"
 fi
 for t in kdig dig dnsperf unbound unbound-checkconf nsd knotd \
          named named-checkconf dnsmasq nft ipset iptables ip6tables ip \
-         python3 logger; do
+         python3 logger sfdisk mkfs.vfat mcopy mkfs.ext4 cpio musl-gcc \
+         qemu-system-x86_64 qemu-img; do
     have "$t" || { echo "error: $t is still missing after install" >&2; exit 1; }
 done
 have_py pyftpdlib || { echo "error: python3 module pyftpdlib is still missing after install" >&2; exit 1; }
@@ -93,4 +115,9 @@ fi
 # Benches and every target must keep compiling.
 if [ $# -eq 0 ]; then
     cargo build --release --locked --all-targets
+fi
+# The appliance: build the image (twice: the boot files must be the same),
+# boot it under qemu, use it from the host, power it off and on, upgrade it.
+if [ $# -eq 0 ]; then
+    appliance/boot-test
 fi
