@@ -44,6 +44,10 @@ pub enum Command {
     /// Firewall log tools (try a log's format before sending it).
     #[command(subcommand)]
     Logs(LogsCmd),
+    /// The bootable appliance image: first-boot setup, status console,
+    /// boot commit and A/B upgrades.
+    #[command(subcommand)]
+    Appliance(crate::appliance::cli::ApplianceCmd),
     /// Benchmark helpers (bare reflector, TCP load client).
     #[command(subcommand, hide = true)]
     Bench(crate::bench_tools::BenchCmd),
@@ -404,6 +408,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 args.at.as_deref(),
             )
         }
+        Command::Appliance(cmd) => cmd.run(),
         Command::Bench(cmd) => crate::bench_tools::run(cmd),
     }
 }

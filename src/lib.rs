@@ -22,11 +22,14 @@
 //! - **Serve**: [`responder`] (UDP recvmmsg/sendmmsg workers, TCP on tokio,
 //!   hot reload with arc-swap, the per-query path in `responder::query`),
 //!   [`metrics`] (per-thread counters).
+//! - **Appliance image**: [`appliance`] (first-boot setup, status console,
+//!   boot commit, A/B upgrades of the EFI system partition).
 //! - **Edge**: [`cli`] (arguments validated into options), `bench_tools`
 //!   (hidden benchmark helpers: bare reflector, TCP load client).
 
 pub mod acl;
 pub mod admin;
+pub mod appliance;
 pub mod archive;
 pub mod bench_tools;
 pub mod cli;

@@ -252,7 +252,7 @@ impl IntoResponse for UploadError {
     }
 }
 
-fn content_length(headers: &HeaderMap) -> Option<u64> {
+pub(super) fn content_length(headers: &HeaderMap) -> Option<u64> {
     headers
         .get(header::CONTENT_LENGTH)?
         .to_str()
@@ -264,7 +264,7 @@ fn content_length(headers: &HeaderMap) -> Option<u64> {
 
 /// The client waits for `100 Continue` before sending the body (curl does
 /// for large files): refusing then costs no transfer.
-fn expects_continue(headers: &HeaderMap) -> bool {
+pub(super) fn expects_continue(headers: &HeaderMap) -> bool {
     headers
         .get(header::EXPECT)
         .and_then(|v| v.to_str().ok())
@@ -272,7 +272,7 @@ fn expects_continue(headers: &HeaderMap) -> bool {
 }
 
 /// The next data chunk of a body (trailers are skipped).
-async fn next_chunk(body: &mut Body) -> Option<Result<Bytes, String>> {
+pub(super) async fn next_chunk(body: &mut Body) -> Option<Result<Bytes, String>> {
     loop {
         let frame =
             std::future::poll_fn(|cx| std::pin::Pin::new(&mut *body).poll_frame(cx)).await?;
@@ -289,7 +289,7 @@ async fn next_chunk(body: &mut Body) -> Option<Result<Bytes, String>> {
 
 /// Reads and drops the rest of a refused body: at most `max` bytes, for at
 /// most [`DRAIN_TIME`].
-async fn drain_body(body: &mut Body, max: u64) {
+pub(super) async fn drain_body(body: &mut Body, max: u64) {
     let _ = tokio::time::timeout(DRAIN_TIME, async {
         let mut seen = 0u64;
         while let Some(Ok(b)) = next_chunk(body).await {
@@ -679,7 +679,7 @@ async fn logs_page(State(state): State<AppState>, user: User) -> Response {
 }
 
 /// A small form field, at most [`SMALL_FIELD`] bytes.
-async fn small_field(field: &mut Field<'_>) -> Result<String, String> {
+pub(super) async fn small_field(field: &mut Field<'_>) -> Result<String, String> {
     let mut out = Vec::new();
     while let Some(b) = field.chunk().await.map_err(|e| e.body_text())? {
         out.extend_from_slice(&b);
@@ -695,7 +695,7 @@ async fn small_field(field: &mut Field<'_>) -> Result<String, String> {
 
 /// Reads and drops the rest of a refused form (bounded by the route's body
 /// limit and [`DRAIN_TIME`]).
-async fn drain_multipart(mp: &mut Multipart) {
+pub(super) async fn drain_multipart(mp: &mut Multipart) {
     let _ = tokio::time::timeout(DRAIN_TIME, async {
         while let Ok(Some(mut f)) = mp.next_field().await {
             while let Ok(Some(_)) = f.chunk().await {}

@@ -12,6 +12,7 @@
 //! by construction; the public routes are listed in [`PUBLIC_ROUTES`] and a
 //! test walks every other route without credentials.
 
+pub mod appliance;
 pub mod auth;
 pub mod devices;
 pub mod html;
@@ -254,6 +255,7 @@ pub fn app(state: AppState) -> axum::Router {
         .merge(lists::routes())
         .merge(operator::routes())
         .merge(reports::routes())
+        .merge(appliance::routes(&state.cfg))
         .split_for_parts();
     let api = Arc::new(api);
     let limit = state.cfg.admin.max_upload as usize;

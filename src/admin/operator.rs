@@ -1119,10 +1119,11 @@ fn operator_view(state: &AppState, user: &User, data: &OperatorData, st: &PageSt
         html! {
             (notice(st.done.as_deref()))
             @if let Some(e) = &st.error { p.error role="alert" { (e) } }
-            p { a href="#feeds" { "Feed health" } " · " a href="#catalog" { "Feed catalog" } " · " a href="#accounts" { "Accounts" } " · " a href="#devices" { "Devices" } " · " a href="/metrics" { "Metrics" } }
+            p { a href="#feeds" { "Feed health" } " · " a href="#catalog" { "Feed catalog" } " · " a href="#accounts" { "Accounts" } " · " a href="#devices" { "Devices" } " · " a href="/metrics" { "Metrics" } @if state.cfg.appliance.boot_dir.is_some() { " · " a href="#appliance" { "Appliance" } } }
             (feeds_section(user, &data.feeds))
             (accounts_section(user, &data.accounts, st))
             (devices_section(state, &data.devices))
+            (super::appliance::section(state, user))
         },
     )
 }

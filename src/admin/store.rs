@@ -416,6 +416,25 @@ fn is_unique_violation(e: &rusqlite::Error) -> bool {
     matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation)
 }
 
+/// Whether the operator account (the one with `email`, else the first
+/// operator) still has to change its password, read without opening the
+/// database for writing (the appliance console polls it beside the running
+/// admin server). `None`: no database or no operator yet.
+pub fn operator_password_pending(path: &Path, email: &str) -> Result<Option<bool>> {
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    conn.busy_timeout(std::time::Duration::from_secs(2))?;
+    Ok(conn
+        .query_row(
+            "SELECT must_change_password FROM accounts WHERE role='operator' ORDER BY email=? DESC, id LIMIT 1",
+            [email.trim().to_ascii_lowercase()],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
 impl Store {
     /// Opens (creating when absent) the database at `path`.
     pub fn open(path: &Path) -> Result<Store> {
@@ -558,6 +577,37 @@ impl Store {
             params![account, keep],
         )?;
         Ok(())
+    }
+
+    /// Gives an account a new one-time password: the hash replaces the old
+    /// one, the password must be changed at the next login, and every
+    /// session ends (the appliance's first-boot password, issued again
+    /// after a reboot before the first login).
+    pub fn set_one_time_password(&self, account: i64, hash: &str) -> Result<()> {
+        let db = self.db();
+        let n = db.execute(
+            "UPDATE accounts SET password_hash=?, must_change_password=1 WHERE id=?",
+            params![hash, account],
+        )?;
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        db.execute("DELETE FROM sessions WHERE account_id=?", [account])?;
+        Ok(())
+    }
+
+    /// The operator account: the one with `email`, else the first operator.
+    pub fn operator_account(&self, email: &str) -> Result<Option<Account>> {
+        Ok(self
+            .db()
+            .query_row(
+                &format!(
+                    "SELECT {ACCOUNT_COLS} FROM accounts WHERE role='operator' ORDER BY email=? DESC, id LIMIT 1"
+                ),
+                [email.trim().to_ascii_lowercase()],
+                account_row,
+            )
+            .optional()?)
     }
 
     pub fn has_operator(&self) -> Result<bool> {

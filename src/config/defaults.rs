@@ -78,3 +78,8 @@ pub const DSHIELD_RETRY_MAX_SECS: u64 = 6 * 3600;
 /// Target addresses are masked (IPv4 to its /24, IPv6 to its /64) before
 /// they leave the appliance, as DShield's own clients offer.
 pub const DSHIELD_OBFUSCATE_TARGETS: bool = true;
+/// Largest upgrade bundle the appliance accepts (kernel and initramfs): 512 MiB.
+pub const APPLIANCE_MAX_BUNDLE: u64 = 512 << 20;
+/// The admin page reboots into a just-installed build only when told to
+/// (the appliance image's config says so; a test machine must not reboot).
+pub const APPLIANCE_REBOOT_AFTER_UPGRADE: bool = false;

@@ -25,6 +25,11 @@
 //! smtp_relay = "127.0.0.1:25"       # or url = "https://collector.example/dshield"
 //! mail_from = "me@example.org"      # the address registered with DShield
 //!
+//! [appliance]           # only in the bootable image (written by `appliance setup`)
+//! boot_dir = "/boot"     # the EFI system partition with the A/B boot slots
+//! max_bundle = "512MiB"
+//! reboot_after_upgrade = true
+//!
 //! [[feed]]
 //! id = "blocklist-de"
 //! url = "https://lists.blocklist.de/lists/all.txt"
@@ -89,6 +94,7 @@ struct FileConfig {
     admin: Option<FileAdmin>,
     logs: Option<FileLogs>,
     dshield: Option<FileDshield>,
+    appliance: Option<FileAppliance>,
     catalog: Option<Vec<Spanned<String>>>,
     #[serde(default)]
     feed: Vec<FileFeed>,
@@ -192,6 +198,14 @@ struct FileDshield {
     exclude_target_ports: Option<Vec<Spanned<u16>>>,
 }
 
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileAppliance {
+    boot_dir: Option<PathBuf>,
+    max_bundle: Option<Spanned<String>>,
+    reboot_after_upgrade: Option<bool>,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileFeed {
@@ -235,6 +249,7 @@ pub struct Config {
     pub admin: AdminConfig,
     pub logs: LogsConfig,
     pub dshield: DshieldConfig,
+    pub appliance: ApplianceConfig,
     pub feeds: Vec<FeedConfig>,
     pub lists: Vec<ListConfig>,
     pub devices: Vec<DeviceConfig>,
@@ -386,6 +401,19 @@ pub enum DshieldEndpoint {
         mail_to: String,
         mail_from: String,
     },
+}
+
+/// The bootable appliance image (`[appliance]`): upgrades from the admin
+/// page. Off (no `boot_dir`) everywhere but in the image.
+#[derive(Debug, Clone)]
+pub struct ApplianceConfig {
+    /// The mounted EFI system partition holding the boot slots; `None`:
+    /// not an appliance image (no upgrade route, no Appliance section).
+    pub boot_dir: Option<PathBuf>,
+    /// Largest upgrade bundle accepted.
+    pub max_bundle: u64,
+    /// Reboot into the new build right after an upgrade from the admin page.
+    pub reboot_after_upgrade: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -876,6 +904,27 @@ impl Config {
             logs.enabled && admin.enabled,
         )?;
 
+        let ap = file.appliance.unwrap_or_default();
+        let appliance = ApplianceConfig {
+            boot_dir: ap.boot_dir.clone(),
+            max_bundle: match &ap.max_bundle {
+                None => defaults::APPLIANCE_MAX_BUNDLE,
+                Some(s) => match parse_size(s.get_ref()) {
+                    Some(n) if n >= 1 << 20 => n,
+                    _ => {
+                        return Err(cx.err(
+                            s.span(),
+                            "appliance.max_bundle",
+                            format!("{:?} is not a size of at least 1MiB", s.get_ref()),
+                        ))
+                    }
+                },
+            },
+            reboot_after_upgrade: ap
+                .reboot_after_upgrade
+                .unwrap_or(defaults::APPLIANCE_REBOOT_AFTER_UPGRADE),
+        };
+
         let f = file.fetch.unwrap_or_default();
         let fetch = FetchConfig {
             default_interval: cx.duration(
@@ -1109,6 +1158,7 @@ impl Config {
             admin,
             logs,
             dshield,
+            appliance,
             feeds,
             lists,
             devices,
@@ -1366,6 +1416,25 @@ mod tests {
         );
         assert!(e.contains("line 4: dshield.enabled"), "{e}");
         assert!(err("[dshield]\nbogus = 1\n").contains("unknown field"));
+    }
+
+    #[test]
+    fn appliance_section_is_off_by_default() {
+        let c = Config::from_text("", "t").unwrap();
+        assert!(c.appliance.boot_dir.is_none() && !c.appliance.reboot_after_upgrade);
+        assert_eq!(c.appliance.max_bundle, defaults::APPLIANCE_MAX_BUNDLE);
+        let c = Config::from_text(
+            "[appliance]\nboot_dir = \"/boot\"\nmax_bundle = \"64MiB\"\nreboot_after_upgrade = true\n",
+            "t",
+        )
+        .unwrap();
+        assert_eq!(c.appliance.boot_dir.as_deref(), Some(Path::new("/boot")));
+        assert_eq!(c.appliance.max_bundle, 64 << 20);
+        assert!(c.appliance.reboot_after_upgrade);
+        assert!(
+            err("[appliance]\nmax_bundle = \"1KiB\"\n").contains("line 2: appliance.max_bundle")
+        );
+        assert!(err("[appliance]\nbogus = 1\n").contains("unknown field"));
     }
 
     #[test]
