@@ -85,6 +85,10 @@ done
 have_py pyftpdlib || { echo "error: python3 module pyftpdlib is still missing after install" >&2; exit 1; }
 have_py prometheus_client || { echo "error: python3 module prometheus_client is still missing after install" >&2; exit 1; }
 [ -x /usr/bin/chromium ] || { echo "error: /usr/bin/chromium is still missing after install" >&2; exit 1; }
+for f in /usr/share/OVMF/OVMF_CODE_4M.fd /usr/lib/systemd/boot/efi/systemd-bootx64.efi; do
+    [ -f "$f" ] || { echo "error: $f is still missing after install" >&2; exit 1; }
+done
+/bin/busybox --list 2>/dev/null | grep -qx acpid || { echo "error: busybox-static is still missing after install" >&2; exit 1; }
 for t in node npm; do
     have "$t" || { echo "error: $t is still missing after install" >&2; exit 1; }
 done
