@@ -37,6 +37,7 @@ const HTML_ROUTES: &[(&str, &str)] = &[
     ("POST", "/operator/accounts/{id}/delete"),
     ("POST", "/operator/feeds/{id}/accept"),
     ("POST", "/operator/feeds/{id}/reject"),
+    ("POST", "/operator/appliance/upgrade"),
 ];
 
 fn fill(path: &str) -> String {

@@ -6,6 +6,7 @@ mod accounts;
 mod admin_harness;
 mod admin_http;
 mod admin_logs;
+mod appliance;
 mod archive;
 mod browser_e2e;
 mod cli;

@@ -1,0 +1,409 @@
+//! The appliance image's Rust side against the real binary: an upgrade
+//! uploaded over HTTPS by the operator into a temp directory laid out
+//! like the ESP (slot a installed), refused for a tampered or oversized
+//! bundle, a subscriber and no login; `appliance commit` blessing a trial
+//! entry; `appliance setup` and `console --once`.
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use feedwall::appliance::bundle::testing;
+
+use super::admin_harness::{Client, Options, Resp, System};
+use super::harness::{bin, tempdir};
+
+const BOUNDARY: &str = "feedwall-appliance-boundary-71c3";
+
+/// The upgrade form's body: CSRF field, then the bundle.
+fn form(csrf: &str, bundle: &[u8]) -> (String, Vec<u8>) {
+    let mut b = Vec::new();
+    write!(
+        b,
+        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}\r\n--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"bundle\"; filename=\"feedwall-upgrade.tar\"\r\nContent-Type: application/x-tar\r\n\r\n"
+    )
+    .unwrap();
+    b.extend_from_slice(bundle);
+    write!(b, "\r\n--{BOUNDARY}--\r\n").unwrap();
+    (format!("multipart/form-data; boundary={BOUNDARY}"), b)
+}
+
+/// An ESP with systemd-boot, slot a installed and blessed (generation 1).
+fn esp(boot: &Path) {
+    for d in ["EFI/BOOT", "loader/entries", "feedwall/a"] {
+        std::fs::create_dir_all(boot.join(d)).unwrap();
+    }
+    std::fs::write(boot.join("EFI/BOOT/BOOTX64.EFI"), b"systemd-boot").unwrap();
+    std::fs::write(boot.join("loader/loader.conf"), "timeout 0\neditor no\n").unwrap();
+    let m = testing::manifest_for("old-1", b"old kernel", b"old initrd");
+    std::fs::write(boot.join("feedwall/a/vmlinuz"), b"old kernel").unwrap();
+    std::fs::write(boot.join("feedwall/a/initrd.img"), b"old initrd").unwrap();
+    std::fs::write(
+        boot.join("feedwall/a/manifest.json"),
+        serde_json::to_vec(&m).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(
+        boot.join("loader/entries/feedwall-a.conf"),
+        "title feedwall 0.1.0 (build old-1)\nsort-key feedwall\nversion 1\nlinux /feedwall/a/vmlinuz\ninitrd /feedwall/a/initrd.img\noptions console=ttyS0 feedwall.slot=a\n",
+    )
+    .unwrap();
+}
+
+/// Every file under `dir` with its bytes.
+fn tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let bytes = std::fs::read(&p).unwrap();
+                out.push((p.strip_prefix(dir).unwrap().to_path_buf(), bytes));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn post_tar(c: &mut Client, bundle: &[u8]) -> Resp {
+    c.send(
+        "POST",
+        "/api/appliance/upgrade",
+        Some(("application/x-tar", bundle.to_vec())),
+        true,
+    )
+}
+
+#[test]
+fn upgrade_over_https_by_the_operator_only() {
+    let espdir = tempdir();
+    let boot = espdir.path().to_path_buf();
+    esp(&boot);
+    let sys = System::start(Options {
+        extra: format!(
+            "[appliance]\nboot_dir = {:?}\nmax_bundle = \"1MiB\"\n",
+            boot.display().to_string()
+        ),
+        ..Options::default()
+    });
+    let good = testing::bundle("new-2", b"new kernel bytes", b"new initrd bytes");
+    let before = tree(&boot);
+
+    // No login: 401 on the API, the login page for the form.
+    let mut anon = sys.client();
+    assert_eq!(post_tar(&mut anon, &good).status, 401);
+    anon.get("/api/appliance").expect_status(401);
+    let (ct, body) = form("x", &good);
+    let r = anon.send(
+        "POST",
+        "/operator/appliance/upgrade",
+        Some((&ct, body)),
+        false,
+    );
+    assert_eq!((r.status, r.location().as_str()), (303, "/login"));
+    // A subscriber: 403.
+    let mut sub = sys.signup("appliance-sub@example.com");
+    assert_eq!(post_tar(&mut sub, &good).status, 403, "subscriber");
+    sub.get("/api/appliance").expect_status(403);
+    let csrf = sub.csrf.clone().unwrap();
+    let (ct, body) = form(&csrf, &good);
+    let r = sub.send(
+        "POST",
+        "/operator/appliance/upgrade",
+        Some((&ct, body)),
+        false,
+    );
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert_eq!(tree(&boot), before, "nothing written");
+
+    let mut op = sys.operator();
+    let page = op.get("/operator");
+    page.expect_status(200);
+    assert!(
+        page.body.contains("id=\"appliance\"") && page.body.contains("old-1"),
+        "{}",
+        page.body
+    );
+    let status = op.get("/api/appliance").json();
+    assert_eq!(status["slots"][0]["state"], "default", "{status}");
+    assert_eq!(status["slots"][1]["state"], "empty", "{status}");
+
+    // A tampered bundle: a clear 400, nothing written, no spool left.
+    let mut bad = good.clone();
+    let at = bad
+        .windows(16)
+        .position(|w| w == b"new kernel bytes")
+        .unwrap();
+    bad[at] = b'N';
+    let r = post_tar(&mut op, &bad);
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(
+        r.json()["error"].as_str().unwrap().contains("SHA-256"),
+        "{}",
+        r.body
+    );
+    // An extra file and a path trick.
+    let m = serde_json::to_vec(&testing::manifest_for("x", b"k", b"i")).unwrap();
+    for extra in ["evil.sh", "../vmlinuz"] {
+        let t = testing::tar_of(&[
+            ("manifest.json", &m),
+            ("vmlinuz", b"k"),
+            ("initrd.img", b"i"),
+            (extra, b"x"),
+        ]);
+        let r = post_tar(&mut op, &t);
+        assert_eq!(r.status, 400, "{extra}: {}", r.body);
+    }
+    // Above [appliance] max_bundle.
+    let r = post_tar(&mut op, &vec![0u8; (1 << 20) + 4096]);
+    assert_eq!(r.status, 413, "{}", r.body);
+    // A session without the CSRF header.
+    let r = op.send(
+        "POST",
+        "/api/appliance/upgrade",
+        Some(("application/x-tar", good.clone())),
+        false,
+    );
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert_eq!(tree(&boot), before, "refused bundles write nothing");
+    let spool = sys.data.join("upgrade-spool");
+    assert!(
+        std::fs::read_dir(&spool)
+            .map(|d| d.count() == 0)
+            .unwrap_or(true),
+        "spool files removed"
+    );
+
+    // The form: installed into slot b with generation 2.
+    op.get("/operator").expect_status(200);
+    let csrf = op.csrf.clone().unwrap();
+    let (ct, body) = form(&csrf, &good);
+    let r = op.send(
+        "POST",
+        "/operator/appliance/upgrade",
+        Some((&ct, body)),
+        false,
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        r.body.contains("build new-2 installed in slot b"),
+        "{}",
+        r.body
+    );
+    assert_eq!(
+        std::fs::read(boot.join("feedwall/b/vmlinuz")).unwrap(),
+        b"new kernel bytes"
+    );
+    assert_eq!(
+        std::fs::read(boot.join("feedwall/b/initrd.img")).unwrap(),
+        b"new initrd bytes"
+    );
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(boot.join("feedwall/b/manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(m["build"], "new-2");
+    let entry = std::fs::read_to_string(boot.join("loader/entries/feedwall-b+1.conf")).unwrap();
+    assert!(entry.contains("\nversion 2\n"), "{entry}");
+    assert!(entry.contains("linux /feedwall/b/vmlinuz\n"), "{entry}");
+    assert!(entry.contains("initrd /feedwall/b/initrd.img\n"), "{entry}");
+    assert!(
+        entry.contains("options console=tty0 console=ttyS0,115200 panic=10 feedwall.slot=b\n"),
+        "{entry}"
+    );
+    // Slot a and systemd-boot untouched.
+    let a_files: Vec<_> = before
+        .iter()
+        .filter(|(p, _)| !p.starts_with("feedwall/b"))
+        .cloned()
+        .collect();
+    let now: Vec<_> = tree(&boot)
+        .into_iter()
+        .filter(|(p, _)| !p.starts_with("feedwall/b") && !p.ends_with("feedwall-b+1.conf"))
+        .collect();
+    assert_eq!(now, a_files);
+    let status = op.get("/api/appliance").json();
+    assert_eq!(status["slots"][1]["state"], "on trial", "{status}");
+    assert_eq!(status["slots"][1]["build"], "new-2", "{status}");
+    assert!(
+        status["last_upgrade"]
+            .as_str()
+            .unwrap()
+            .contains("new-2 installed in slot b"),
+        "{status}"
+    );
+    // The API with a token: outside the image (no feedwall.slot=) the
+    // older slot, a, is next; generation 3.
+    let tok = op.json(
+        "POST",
+        "/api/tokens",
+        Some(serde_json::json!({"name": "upgrade"})),
+    );
+    tok.expect_status(201);
+    let secret = tok.json()["secret"].as_str().unwrap().to_string();
+    let mut api = sys.client();
+    api.bearer = Some(secret);
+    let r = post_tar(
+        &mut api,
+        &testing::bundle("new-3", b"kernel three", b"initrd three"),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let j = r.json();
+    assert_eq!(
+        (
+            j["slot"].as_str(),
+            j["generation"].as_u64(),
+            j["entry"].as_str()
+        ),
+        (Some("a"), Some(3), Some("feedwall-a+1.conf")),
+        "{j}"
+    );
+    assert_eq!(j["reboot"], false);
+    assert!(!boot.join("loader/entries/feedwall-a.conf").exists());
+}
+
+/// Services that look up: a ready file naming this process and an admin
+/// URL file pointing at a listening socket.
+fn services_up(root: &Path) -> (PathBuf, PathBuf, TcpListener) {
+    let run = root.join("run");
+    let data = root.join("data");
+    std::fs::create_dir_all(&run).unwrap();
+    std::fs::create_dir_all(data.join("feedwall")).unwrap();
+    std::fs::write(
+        run.join("dns-ready"),
+        format!(
+            "{{\"listen\":[],\"serial\":1,\"pid\":{}}}",
+            std::process::id()
+        ),
+    )
+    .unwrap();
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    std::fs::write(
+        data.join("feedwall/admin-url"),
+        format!("https://{}/", l.local_addr().unwrap()),
+    )
+    .unwrap();
+    (run, data, l)
+}
+
+#[test]
+fn commit_blesses_the_booted_trial_entry() {
+    let dir = tempdir();
+    let boot = dir.path().join("boot");
+    esp(&boot);
+    // Slot b was upgraded and systemd-boot counted its one try.
+    std::fs::create_dir_all(boot.join("feedwall/b")).unwrap();
+    let m = testing::manifest_for("new-2", b"k", b"i");
+    std::fs::write(
+        boot.join("feedwall/b/manifest.json"),
+        serde_json::to_vec(&m).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(
+        boot.join("loader/entries/feedwall-b+0-1.conf"),
+        "title feedwall 0.1.0 (build new-2)\nsort-key feedwall\nversion 2\nlinux /feedwall/b/vmlinuz\ninitrd /feedwall/b/initrd.img\noptions console=ttyS0 feedwall.slot=b\n",
+    )
+    .unwrap();
+    let run_commit = |run: &Path, data: &Path, timeout: &str| {
+        Command::new(bin())
+            .args(["appliance", "commit", "--slot", "b", "--timeout", timeout])
+            .arg("--boot")
+            .arg(&boot)
+            .arg("--data")
+            .arg(data)
+            .arg("--run")
+            .arg(run)
+            .output()
+            .unwrap()
+    };
+    // Services not up: exit status 1, still on trial.
+    let out = run_commit(&dir.path().join("norun"), &dir.path().join("nodata"), "1s");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("did not come up"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(boot.join("loader/entries/feedwall-b+0-1.conf").is_file());
+
+    let (run, data, _l) = services_up(dir.path());
+    let out = run_commit(&run, &data, "30s");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("blessed slot b (build new-2)"), "{stdout}");
+    assert!(!boot.join("loader/entries/feedwall-b+0-1.conf").exists());
+    let blessed = std::fs::read_to_string(boot.join("loader/entries/feedwall-b.conf")).unwrap();
+    assert!(blessed.contains("version 2"), "{blessed}");
+    assert!(boot.join("loader/entries/feedwall-a.conf").is_file());
+    let state = std::fs::read_to_string(data.join("feedwall/appliance-state.json")).unwrap();
+    assert!(
+        state.contains("upgraded to build new-2 (slot b)"),
+        "{state}"
+    );
+}
+
+#[test]
+fn setup_then_the_console_shows_the_one_time_password() {
+    let dir = tempdir();
+    let (data, run, boot) = (
+        dir.path().join("data"),
+        dir.path().join("run"),
+        dir.path().join("boot"),
+    );
+    esp(&boot);
+    let setup = || {
+        Command::new(bin())
+            .args(["appliance", "setup"])
+            .arg("--data")
+            .arg(&data)
+            .arg("--run")
+            .arg(&run)
+            .arg("--boot")
+            .arg(&boot)
+            .output()
+            .unwrap()
+    };
+    let out = setup();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(setup().status.success(), "idempotent");
+    let otp = std::fs::read_to_string(run.join("operator-password")).unwrap();
+    let pw = otp.split_whitespace().nth(1).unwrap().to_string();
+    let out = Command::new(bin())
+        .args(["appliance", "console", "--once", "--slot", "a"])
+        .arg("--data")
+        .arg(&data)
+        .arg("--run")
+        .arg(&run)
+        .arg("--boot")
+        .arg(&boot)
+        .output()
+        .unwrap();
+    let block = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{block}");
+    assert!(block.starts_with("== feedwall status ==\n"), "{block}");
+    assert!(block.contains("slot a build old-1"), "{block}");
+    assert!(
+        block.contains(&format!("one-time password: {pw} ")),
+        "{block}"
+    );
+    assert!(block.contains("DNS: starting"), "{block}");
+    // The generated config loads, and the data partition is versioned.
+    let cfg = std::fs::read_to_string(data.join("feedwall/feedwall.toml")).unwrap();
+    assert!(
+        cfg.contains("boot_dir = ") && !cfg.contains("[[device]]"),
+        "{cfg}"
+    );
+    assert!(data.join("appliance.json").is_file());
+}
