@@ -20,6 +20,16 @@ pub const BATCH_LINES: usize = 20_000;
 pub const MAX_EXPANSION: u64 = 20;
 /// Rejected lines listed in a receipt (all are counted and stored).
 pub const RECEIPT_PROBLEMS: usize = 50;
+/// Raw text gathered before it goes through the compressor: one call per
+/// chunk rather than per line (each call has a fixed cost), while a batch
+/// of long lines still never sits uncompressed in memory.
+const RAW_CHUNK: usize = 128 * 1024;
+
+/// The compressor of a batch's raw text. Level 1: the text is archived,
+/// rarely read, and compressing it is on the ingest path.
+fn raw_encoder() -> GzEncoder<Vec<u8>> {
+    GzEncoder::new(Vec::new(), flate2::Compression::fast())
+}
 
 /// Whose log this is and how to read it.
 #[derive(Debug, Clone, Copy)]
@@ -74,6 +84,8 @@ pub struct BatchBuilder {
     target: Target,
     source: Source,
     raw: GzEncoder<Vec<u8>>,
+    /// Lines not yet compressed (less than [`RAW_CHUNK`]).
+    pending: Vec<u8>,
     entries: Vec<NewEntry>,
     problems: Vec<(u32, &'static str)>,
     counts: Counts,
@@ -90,7 +102,8 @@ impl BatchBuilder {
         BatchBuilder {
             target,
             source,
-            raw: GzEncoder::new(Vec::new(), flate2::Compression::fast()),
+            raw: raw_encoder(),
+            pending: Vec::with_capacity(RAW_CHUNK + 4096),
             entries: Vec::new(),
             problems: Vec::new(),
             counts: Counts::default(),
@@ -112,9 +125,11 @@ impl BatchBuilder {
     /// Adds one parsed line.
     pub fn push(&mut self, raw: &str, outcome: Outcome, index: &FeedIndex) {
         self.lines += 1;
-        // Writing to a Vec cannot fail.
-        let _ = self.raw.write_all(raw.as_bytes());
-        let _ = self.raw.write_all(b"\n");
+        self.pending.extend_from_slice(raw.as_bytes());
+        self.pending.push(b'\n');
+        if self.pending.len() >= RAW_CHUNK {
+            self.compress_pending();
+        }
         self.counts.add(&outcome);
         match outcome {
             Outcome::Record(record) => {
@@ -123,16 +138,20 @@ impl BatchBuilder {
                 let feedset = if self.scratch.is_empty() {
                     0
                 } else {
-                    let next = self.set_keys.len();
-                    let n = *self.sets.entry(self.scratch.clone()).or_insert(next);
-                    if n == next {
-                        self.set_keys.push(
-                            self.scratch
-                                .iter()
-                                .map(|&i| index.feed_key(i).to_string())
-                                .collect(),
-                        );
-                    }
+                    let n = match self.sets.get(self.scratch.as_slice()) {
+                        Some(&n) => n,
+                        None => {
+                            let n = self.set_keys.len();
+                            self.sets.insert(self.scratch.clone(), n);
+                            self.set_keys.push(
+                                self.scratch
+                                    .iter()
+                                    .map(|&i| index.feed_key(i).to_string())
+                                    .collect(),
+                            );
+                            n
+                        }
+                    };
                     n as i64 + 1
                 };
                 self.entries.push(NewEntry {
@@ -144,6 +163,12 @@ impl BatchBuilder {
             Outcome::Rejected(why) => self.problems.push((self.lines, why)),
             Outcome::Ignored | Outcome::Skipped => {}
         }
+    }
+
+    fn compress_pending(&mut self) {
+        // Writing to a Vec cannot fail.
+        let _ = self.raw.write_all(&self.pending);
+        self.pending.clear();
     }
 
     /// Writes the batch through `w` (inside its transaction) and returns its
@@ -159,12 +184,10 @@ impl BatchBuilder {
                 e.feedset = ids[e.feedset as usize - 1];
             }
         }
-        let raw = std::mem::replace(
-            &mut self.raw,
-            GzEncoder::new(Vec::new(), flate2::Compression::fast()),
-        )
-        .finish()
-        .unwrap_or_default();
+        self.compress_pending();
+        let raw = std::mem::replace(&mut self.raw, raw_encoder())
+            .finish()
+            .unwrap_or_default();
         let id = w.append(&NewBatch {
             account: self.target.account,
             device: self.target.device,
