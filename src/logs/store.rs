@@ -632,33 +632,7 @@ fn append_one(tx: &Transaction<'_>, b: &NewBatch<'_>) -> Result<i64, LogStoreErr
         prev,
         hash.as_slice(),
     ])?;
-    {
-        let mut ins = tx.prepare_cached(
-            "INSERT INTO entries (batch, line, account, device, time, action, proto, src, sport, dst, dport, count, flags, icmp, feedset)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
-        )?;
-        // Bound one by one: the batch's own columns once, no allocation
-        // per entry.
-        ins.raw_bind_parameter(1, id)?;
-        ins.raw_bind_parameter(3, b.account)?;
-        ins.raw_bind_parameter(4, b.device)?;
-        for e in b.entries {
-            let r = &e.record;
-            ins.raw_bind_parameter(2, e.line)?;
-            ins.raw_bind_parameter(5, r.time)?;
-            ins.raw_bind_parameter(6, r.action.as_u8())?;
-            ins.raw_bind_parameter(7, r.proto.0)?;
-            ins.raw_bind_parameter(8, ShortKey::new(r.src).as_slice())?;
-            ins.raw_bind_parameter(9, r.sport)?;
-            ins.raw_bind_parameter(10, ShortKey::new(r.dst).as_slice())?;
-            ins.raw_bind_parameter(11, r.dport)?;
-            ins.raw_bind_parameter(12, r.count)?;
-            ins.raw_bind_parameter(13, r.flags.map(|f| f.0))?;
-            ins.raw_bind_parameter(14, icmp_value(r))?;
-            ins.raw_bind_parameter(15, e.feedset)?;
-            ins.raw_execute()?;
-        }
-    }
+    insert_entries(tx, id, b)?;
     {
         let mut ins =
             tx.prepare_cached("INSERT INTO problems (batch, line, reason) VALUES (?1, ?2, ?3)")?;
@@ -667,6 +641,81 @@ fn append_one(tx: &Transaction<'_>, b: &NewBatch<'_>) -> Result<i64, LogStoreErr
         }
     }
     Ok(id)
+}
+
+/// Entries per multi-row INSERT: a statement's start and finish cost about
+/// as much as a row, so they are paid once per this many rows.
+const INSERT_ROWS: usize = 64;
+
+/// `INSERT INTO entries` of `rows` rows: ?1 batch, ?2 account, ?3 device
+/// (the same for every row), then 12 parameters per row (see
+/// [`bind_entry`]).
+fn entries_insert_sql(rows: usize) -> String {
+    let mut sql = String::from(
+        "INSERT INTO entries (batch, line, account, device, time, action, proto, src, sport, dst, dport, count, flags, icmp, feedset) VALUES ",
+    );
+    for row in 0..rows {
+        let p = 4 + 12 * row;
+        if row > 0 {
+            sql.push(',');
+        }
+        sql.push_str(&format!("(?1, ?{p}, ?2, ?3"));
+        for i in 1..12 {
+            sql.push_str(&format!(", ?{}", p + i));
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+/// Binds one entry's own columns, from parameter `p` on.
+fn bind_entry(st: &mut rusqlite::Statement<'_>, p: usize, e: &NewEntry) -> rusqlite::Result<()> {
+    let r = &e.record;
+    st.raw_bind_parameter(p, e.line)?;
+    st.raw_bind_parameter(p + 1, r.time)?;
+    st.raw_bind_parameter(p + 2, r.action.as_u8())?;
+    st.raw_bind_parameter(p + 3, r.proto.0)?;
+    st.raw_bind_parameter(p + 4, ShortKey::new(r.src).as_slice())?;
+    st.raw_bind_parameter(p + 5, r.sport)?;
+    st.raw_bind_parameter(p + 6, ShortKey::new(r.dst).as_slice())?;
+    st.raw_bind_parameter(p + 7, r.dport)?;
+    st.raw_bind_parameter(p + 8, r.count)?;
+    st.raw_bind_parameter(p + 9, r.flags.map(|f| f.0))?;
+    st.raw_bind_parameter(p + 10, icmp_value(r))?;
+    st.raw_bind_parameter(p + 11, e.feedset)
+}
+
+/// Inserts a batch's entries, [`INSERT_ROWS`] per statement, bound in
+/// place (no allocation per entry).
+fn insert_entries(tx: &Transaction<'_>, id: i64, b: &NewBatch<'_>) -> rusqlite::Result<()> {
+    static MANY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    static ONE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let (many, rest) = b
+        .entries
+        .split_at(b.entries.len() / INSERT_ROWS * INSERT_ROWS);
+    for (sql, rows, entries) in [
+        (
+            MANY.get_or_init(|| entries_insert_sql(INSERT_ROWS)),
+            INSERT_ROWS,
+            many,
+        ),
+        (ONE.get_or_init(|| entries_insert_sql(1)), 1, rest),
+    ] {
+        if entries.is_empty() {
+            continue;
+        }
+        let mut st = tx.prepare_cached(sql)?;
+        st.raw_bind_parameter(1, id)?;
+        st.raw_bind_parameter(2, b.account)?;
+        st.raw_bind_parameter(3, b.device)?;
+        for group in entries.chunks_exact(rows) {
+            for (i, e) in group.iter().enumerate() {
+                bind_entry(&mut st, 4 + 12 * i, e)?;
+            }
+            st.raw_execute()?;
+        }
+    }
+    Ok(())
 }
 
 /// Roll-up keys a writer gathers before writing them out mid-transaction
