@@ -51,7 +51,12 @@ pub const REBOOT_DELAY: Duration = Duration::from_secs(2);
 const NOT_APPLIANCE: &str =
     "this is not an appliance image ([appliance] boot_dir is not set in the configuration)";
 
+/// The routes; spool files left by a crash in the middle of an upload are
+/// removed here, at start.
 pub fn routes(cfg: &Config) -> OpenApiRouter<AppState> {
+    if cfg.appliance.boot_dir.is_some() {
+        let _ = std::fs::remove_dir_all(cfg.data_dir.join(SPOOL_DIR));
+    }
     let limit = usize::try_from(cfg.appliance.max_bundle.saturating_add(MULTIPART_SLACK))
         .unwrap_or(usize::MAX);
     let uploads = OpenApiRouter::new()

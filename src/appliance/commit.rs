@@ -9,9 +9,9 @@
 //!
 //! After blessing: an entry of the other slot with no tries left and a
 //! newer generation than ours failed its trial: that is recorded ("upgrade
-//! to build Y failed, rolled back to build X") and its entry removed. A
-//! blessed trial with an older entry beside it was an upgrade that
-//! worked, and is recorded too.
+//! to Y failed, rolled back to X", Y and X the builds) and its entry
+//! removed. A blessed trial with an older entry beside it was an upgrade
+//! that worked, and is recorded too.
 
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -144,8 +144,7 @@ pub fn run(o: &CommitOptions) -> anyhow::Result<Vec<String>> {
     }
     if let Some(e) = other.filter(|e| e.name.is_bad() && e.version > ours) {
         let failed = build_of(&o.boot, slot.other(), &e.title);
-        let message =
-            format!("upgrade to build {failed} failed, rolled back to build {ours_build}");
+        let message = format!("upgrade to {failed} failed, rolled back to {ours_build}");
         ApplianceState::record(
             &data_dir,
             Record {
@@ -266,7 +265,7 @@ mod tests {
         let s = ApplianceState::load(&o.data.join("feedwall"));
         assert_eq!(
             s.last().unwrap().message,
-            "upgrade to build broken failed, rolled back to build old"
+            "upgrade to broken failed, rolled back to old"
         );
         assert!(
             said.iter().any(|l| l.contains("removed the failed entry")),

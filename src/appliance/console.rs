@@ -527,7 +527,7 @@ mod tests {
                 outcome: Outcome::RolledBack,
                 build: "bad-1".into(),
                 slot: "b".into(),
-                message: "upgrade to build bad-1 failed, rolled back to build 2026.1-abc".into(),
+                message: "upgrade to bad-1 failed, rolled back to 2026.1-abc".into(),
             },
         )
         .unwrap();
@@ -541,7 +541,7 @@ mod tests {
         assert!(b.contains("certificate SHA-256: "), "{b}");
         assert!(b.contains("feeds: 1 ok, 1 failing, 1 held back"), "{b}");
         assert!(
-            b.contains("upgrade: upgrade to build bad-1 failed, rolled back"),
+            b.contains("upgrade: upgrade to bad-1 failed, rolled back"),
             "{b}"
         );
         assert_eq!(render(&o, &ifaces), b, "no clock: same files, same block");
