@@ -371,7 +371,7 @@ pub fn visible_lookups(state: &AppState, user: &User) -> Vec<LookupNames> {
 fn setup_context(state: &AppState, user: &User, d: &Device) -> SetupContext {
     SetupContext {
         zone: state.cfg.zone.apex.clone(),
-        servers: state.cfg.admin.dns_addresses.clone(),
+        servers: super::setup::reachable(&state.cfg.admin.dns_addresses, &state.machine_ips()),
         lookups: visible_lookups(state, user),
         device_name: d.name.clone(),
     }

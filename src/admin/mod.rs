@@ -101,15 +101,31 @@ impl AppState {
             .collect()
     }
 
-    /// Base URL of the admin page, for links shown to users.
+    /// This machine's own addresses (no loopback), for pages that would
+    /// otherwise show a wildcard listen address.
+    pub fn machine_ips(&self) -> Vec<std::net::IpAddr> {
+        crate::appliance::console::machine_addresses()
+            .into_iter()
+            .map(|i| i.addr)
+            .collect()
+    }
+
+    /// Base URL of the admin page, for links shown to users. Without
+    /// `public_url`, the bound address, or for a wildcard one (the
+    /// appliance binds 0.0.0.0:443) the machine's first own address.
     pub fn base_url(&self) -> String {
+        let scheme = if self.cfg.admin.tls { "https" } else { "http" };
         match &self.cfg.admin.public_url {
             Some(u) => u.clone(),
-            None => format!(
-                "{}://{}",
-                if self.cfg.admin.tls { "https" } else { "http" },
-                self.bound
-            ),
+            None => {
+                let addr = setup::reachable(&[self.bound], &self.machine_ips())[0];
+                let default_port = if self.cfg.admin.tls { 443 } else { 80 };
+                match (addr, addr.port() == default_port) {
+                    (std::net::SocketAddr::V4(a), true) => format!("{scheme}://{}", a.ip()),
+                    (std::net::SocketAddr::V6(a), true) => format!("{scheme}://[{}]", a.ip()),
+                    (a, false) => format!("{scheme}://{a}"),
+                }
+            }
         }
     }
 }

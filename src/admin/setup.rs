@@ -446,6 +446,32 @@ impl Prepared {
     }
 }
 
+/// The addresses a device can reach: a wildcard listen address (0.0.0.0 or
+/// ::) stands for each of the machine's own addresses of that family
+/// (`machine`, loopback excluded), with the same port. Without any, the
+/// wildcard stays and the page says to replace it.
+pub fn reachable(servers: &[SocketAddr], machine: &[IpAddr]) -> Vec<SocketAddr> {
+    let mut out: Vec<SocketAddr> = Vec::new();
+    for s in servers {
+        let own: Vec<SocketAddr> = if s.ip().is_unspecified() {
+            machine
+                .iter()
+                .filter(|ip| ip.is_ipv4() == s.is_ipv4() && !ip.is_loopback())
+                .map(|ip| SocketAddr::new(*ip, s.port()))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let own = if own.is_empty() { vec![*s] } else { own };
+        for a in own {
+            if !out.contains(&a) {
+                out.push(a);
+            }
+        }
+    }
+    out
+}
+
 fn list_addrs(v: &[SocketAddr]) -> String {
     v.iter()
         .map(|s| s.to_string())
@@ -1474,6 +1500,37 @@ fn other(p: &Prepared) -> Vec<Snippet> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_wildcard_listen_address_stands_for_the_machine_s_own() {
+        let servers: Vec<SocketAddr> = vec![
+            "0.0.0.0:53".parse().unwrap(),
+            "[::]:53".parse().unwrap(),
+            "192.0.2.7:5353".parse().unwrap(),
+        ];
+        let machine: Vec<IpAddr> = vec![
+            "10.0.2.15".parse().unwrap(),
+            "2001:db8::15".parse().unwrap(),
+            "192.0.2.7".parse().unwrap(),
+            "127.0.0.1".parse().unwrap(),
+        ];
+        let got: Vec<String> = reachable(&servers, &machine)
+            .iter()
+            .map(|a| a.to_string())
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "10.0.2.15:53",
+                "192.0.2.7:53",
+                "[2001:db8::15]:53",
+                "192.0.2.7:5353"
+            ]
+        );
+        // Nothing known about the machine: the wildcard stays (and the
+        // page asks to replace it).
+        assert_eq!(reachable(&servers[..1], &[]), servers[..1].to_vec());
+    }
+
     use super::*;
 
     fn ctx(device: &str, servers: &[&str], lookups: &[(&str, &str, u32)]) -> SetupContext {
