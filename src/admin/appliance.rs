@@ -100,6 +100,10 @@ pub struct ApplianceOut {
     pub last_upgrade_at: Option<i64>,
     /// Largest bundle accepted, bytes.
     pub max_bundle: u64,
+    /// The data partition's file system: size and room left, bytes. It
+    /// grows at boot into a disk made bigger.
+    pub data_bytes: Option<u64>,
+    pub data_free_bytes: Option<u64>,
 }
 
 /// The slots and history (blocking: small file reads).
@@ -130,12 +134,15 @@ pub fn status(cfg: &Config, data_dir: &std::path::Path) -> Option<ApplianceOut> 
         })
         .collect();
     let history = ApplianceState::load(data_dir);
+    let space = crate::appliance::fs_space(data_dir);
     Some(ApplianceOut {
         booted_slot: booted.map(|s| s.to_string()),
         slots,
         last_upgrade: history.last().map(|r| r.message.clone()),
         last_upgrade_at: history.last().map(|r| r.at),
         max_bundle: cfg.appliance.max_bundle,
+        data_bytes: space.map(|s| s.0),
+        data_free_bytes: space.map(|s| s.1),
     })
 }
 
@@ -175,6 +182,9 @@ pub fn section(state: &AppState, user: &User) -> Markup {
                 }
             }
         }
+        @if let (Some(size), Some(free)) = (s.data_bytes, s.data_free_bytes) {
+            p #data-space { "Data partition: " (approx_size(size)) ", " (approx_size(free)) " free " span.muted { "(it grows at boot into a disk made bigger)" } }
+        }
         @if let (Some(m), Some(at)) = (&s.last_upgrade, s.last_upgrade_at) {
             p #last-upgrade { "Last upgrade: " (m) " " span.muted { "(" (fmt_time(at)) ")" } }
         }
@@ -186,6 +196,17 @@ pub fn section(state: &AppState, user: &User) -> Markup {
             p.muted { "The bundle is checked (every file against its SHA-256 in the manifest) and written to the slot not running. The appliance then boots it once on trial; if it does not come up, it falls back to the running build by itself." }
             button type="submit" { "Upload and install" }
         }
+    }
+}
+
+/// A size rounded for reading: `1.7 GiB`, `356 MiB`.
+fn approx_size(n: u64) -> String {
+    const GIB: f64 = (1u64 << 30) as f64;
+    const MIB: f64 = (1u64 << 20) as f64;
+    if n as f64 >= GIB {
+        format!("{:.1} GiB", n as f64 / GIB)
+    } else {
+        format!("{:.0} MiB", n as f64 / MIB)
     }
 }
 

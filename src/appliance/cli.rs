@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 
-use super::{commit, console, setup, upgrade, Slot, BOOT_DIR, DATA_DIR, RUN_DIR};
+use super::{commit, console, grow, setup, upgrade, Slot, BOOT_DIR, DATA_DIR, RUN_DIR};
 
 #[derive(Subcommand, Debug)]
 pub enum ApplianceCmd {
@@ -24,6 +24,10 @@ pub enum ApplianceCmd {
     /// Verify an upgrade bundle and install it into the boot slot not
     /// booted; it starts at the next boot (one try, then back).
     Upgrade(UpgradeArgs),
+    /// Grow the data partition and its file system (mounted) into free
+    /// space at the disk's end, after the disk was made bigger (every boot;
+    /// nothing to do most of the time).
+    Grow(GrowArgs),
 }
 
 fn slot(s: &str) -> Result<Slot, String> {
@@ -111,6 +115,16 @@ pub struct UpgradeArgs {
     pub slot: Option<Slot>,
 }
 
+#[derive(Args, Debug)]
+pub struct GrowArgs {
+    /// The data partition's device (e.g. /dev/vda2).
+    #[arg(long)]
+    pub partition: PathBuf,
+    /// Where it is mounted.
+    #[arg(long, default_value = DATA_DIR)]
+    pub data: PathBuf,
+}
+
 impl ApplianceCmd {
     pub fn run(self) -> anyhow::Result<()> {
         match self {
@@ -162,6 +176,27 @@ impl ApplianceCmd {
                 );
                 if a.reboot {
                     super::request_reboot().context("cannot reboot")?;
+                }
+                Ok(())
+            }
+            ApplianceCmd::Grow(a) => {
+                let g = grow::grow(&a.partition, &a.data).with_context(|| {
+                    format!("the data partition {} was not grown", a.partition.display())
+                })?;
+                let mib = |b: u64| b / (1 << 20);
+                if g.partition.0 != g.partition.1 {
+                    println!(
+                        "data partition grown from {} MiB to {} MiB",
+                        mib(g.partition.0),
+                        mib(g.partition.1)
+                    );
+                }
+                if g.filesystem.0 != g.filesystem.1 {
+                    println!(
+                        "data file system grown from {} MiB to {} MiB",
+                        mib(g.filesystem.0),
+                        mib(g.filesystem.1)
+                    );
                 }
                 Ok(())
             }

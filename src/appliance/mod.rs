@@ -33,6 +33,7 @@ pub mod cli;
 pub mod commit;
 pub mod console;
 pub mod esp;
+pub mod grow;
 pub mod setup;
 pub mod state;
 pub mod upgrade;
@@ -167,6 +168,22 @@ pub fn unix_now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
+}
+
+/// The size of the file system holding `path` and the room left in it for
+/// an unprivileged writer, in bytes.
+pub fn fs_space(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    let mut st = std::mem::MaybeUninit::<libc::statvfs>::zeroed();
+    // SAFETY: `c` is a NUL-terminated path and `st` a writable statvfs.
+    if unsafe { libc::statvfs(c.as_ptr(), st.as_mut_ptr()) } != 0 {
+        return None;
+    }
+    // SAFETY: statvfs succeeded and filled `st`.
+    let st = unsafe { st.assume_init() };
+    let unit = st.f_frsize as u64;
+    Some((st.f_blocks as u64 * unit, st.f_bavail as u64 * unit))
 }
 
 /// Asks the appliance's init to reboot (busybox `reboot`, which signals

@@ -407,3 +407,144 @@ fn setup_then_the_console_shows_the_one_time_password() {
     );
     assert!(data.join("appliance.json").is_file());
 }
+
+/// `sfdisk --json` of an image: (start, size) in sectors per partition.
+fn partitions(img: &Path) -> Vec<(u64, u64)> {
+    let out = Command::new("sfdisk")
+        .arg("--json")
+        .arg(img)
+        .output()
+        .expect("sfdisk (package fdisk; tests/run-all.sh installs it)");
+    assert!(
+        out.status.success(),
+        "sfdisk --json: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["partitiontable"]["partitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["start"].as_u64().unwrap(), p["size"].as_u64().unwrap()))
+        .collect()
+}
+
+/// `sfdisk --verify`'s verdict and everything it said.
+fn verify(img: &Path) -> (bool, String) {
+    let out = Command::new("sfdisk")
+        .arg("--verify")
+        .arg(img)
+        .output()
+        .unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (
+        out.status.success() && !said.to_lowercase().contains("mismatch"),
+        said,
+    )
+}
+
+#[test]
+fn grow_table_moves_the_backup_to_the_new_end_and_extends_the_data_partition() {
+    use feedwall::appliance::grow::grow_table;
+    use std::fs::OpenOptions;
+    use std::io::{Read, Seek, SeekFrom};
+
+    const MIB: u64 = 1 << 20;
+    let dir = tempdir();
+    let img = dir.path().join("disk.raw");
+    std::fs::File::create(&img)
+        .unwrap()
+        .set_len(64 * MIB)
+        .unwrap();
+    let mut sf = Command::new("sfdisk")
+        .args(["--quiet", "--no-reread", "--no-tell-kernel"])
+        .arg(&img)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("sfdisk (package fdisk; tests/run-all.sh installs it)");
+    sf.stdin
+        .take()
+        .unwrap()
+        .write_all(
+            b"label: gpt\nsize=16MiB, type=uefi, name=FWBOOT\ntype=linux, name=feedwall-data\n",
+        )
+        .unwrap();
+    assert!(sf.wait().unwrap().success());
+    let before = partitions(&img);
+    assert_eq!(before.len(), 2);
+    let (start, old_size) = before[1];
+    // Something in the data partition, and in the boot one, must survive.
+    let mut f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&img)
+        .unwrap();
+    f.seek(SeekFrom::Start(start * 512)).unwrap();
+    f.write_all(b"data partition contents").unwrap();
+    f.seek(SeekFrom::Start(before[0].0 * 512)).unwrap();
+    f.write_all(b"boot partition contents").unwrap();
+
+    // A disk that did not grow: nothing to do.
+    assert_eq!(grow_table(&mut f, 64 * MIB, 512, 2).unwrap(), None);
+    // A disk smaller than the table says: refused, untouched.
+    let e = grow_table(&mut f, 32 * MIB, 512, 2).unwrap_err();
+    assert!(e.to_string().contains("smaller"), "{e:#}");
+
+    f.set_len(192 * MIB).unwrap();
+    let (ok, said) = verify(&img);
+    assert!(
+        !ok,
+        "a grown disk's old table should not verify clean: {said}"
+    );
+    // Partition 1 is not the last one: it cannot grow.
+    let e = grow_table(&mut f, 192 * MIB, 512, 1).unwrap_err();
+    assert!(e.to_string().contains("cannot grow"), "{e:#}");
+    assert_eq!(
+        partitions(&img),
+        before,
+        "a refused growth must not change the table"
+    );
+
+    let g = grow_table(&mut f, 192 * MIB, 512, 2)
+        .unwrap()
+        .expect("grown");
+    assert_eq!(g.start_lba, start);
+    assert_eq!(g.old_bytes(), old_size * 512);
+    // The new end: 1 MiB-aligned, below the 33 sectors of backup table.
+    assert_eq!((g.new_end_lba + 1) % 2048, 0);
+    assert!(g.new_end_lba <= 192 * 2048 - 34 && g.new_end_lba > 192 * 2048 - 34 - 2048);
+    let after = partitions(&img);
+    assert_eq!(after[0], before[0]);
+    assert_eq!(after[1], (start, g.new_end_lba + 1 - start));
+    let (ok, said) = verify(&img);
+    assert!(ok, "sfdisk --verify after growing: {said}");
+
+    let mut buf = [0u8; 23];
+    f.seek(SeekFrom::Start(start * 512)).unwrap();
+    f.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"data partition contents");
+    f.seek(SeekFrom::Start(before[0].0 * 512)).unwrap();
+    f.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"boot partition contents");
+
+    // Again: nothing left to do.
+    assert_eq!(grow_table(&mut f, 192 * MIB, 512, 2).unwrap(), None);
+
+    // A damaged primary header is refused and nothing is written.
+    f.set_len(256 * MIB).unwrap();
+    f.seek(SeekFrom::Start(512 + 40)).unwrap();
+    f.write_all(&[0xff]).unwrap();
+    let e = grow_table(&mut f, 256 * MIB, 512, 2).unwrap_err();
+    assert!(format!("{e:#}").contains("checksum"), "{e:#}");
+    let mut tail = vec![0u8; 512];
+    f.seek(SeekFrom::Start(256 * MIB - 512)).unwrap();
+    f.read_exact(&mut tail).unwrap();
+    assert!(
+        tail.iter().all(|&b| b == 0),
+        "no backup header written for a damaged table"
+    );
+}
