@@ -1502,25 +1502,31 @@ fn read_json(path: &Path) -> Option<serde_json::Value> {
 /// The metrics text from the responder's stats file, the current
 /// snapshot and the feed health file (each optional: a missing one leaves
 /// its metrics out).
-fn metrics_text(data_dir: &Path) -> String {
+fn metrics_text(data_dir: &Path, logs_on: bool) -> String {
     let stats = read_json(&data_dir.join(DNS_STATS_FILE));
     let health = read_json(&data_dir.join(HEALTH_FILE));
     let snapshot = crate::snapshot::MappedSnapshot::open(&data_dir.join(SNAPSHOT_FILE)).ok();
+    // The log intake runs in this process whenever the log archive is on.
+    let intake = logs_on.then(|| crate::logs::intake::COUNTERS.totals());
+    let dshield = crate::logs::dshield::read_stats(data_dir);
     super::prom::render(&super::prom::PromInput {
         stats: stats.as_ref(),
         snapshot: snapshot.as_ref().map(|s| s.get()),
         health: health.as_ref(),
+        intake: intake.as_ref(),
+        dshield: dshield.as_ref(),
         now_unix: super::store::now().max(0) as u64,
     })
 }
 
 /// Metrics in the Prometheus text format: queries and answers of the
-/// responder, the snapshot, feed health. For operators (session or API
+/// responder, the snapshot, feed health, log intake and DShield
+/// submission. For operators (session or API
 /// token).
 #[utoipa::path(get, path = "/metrics", tag = "operator", responses((status = 200, description = "Prometheus text format 0.0.4", content_type = "text/plain", body = String), (status = 401), (status = 403)))]
 async fn metrics(State(state): State<AppState>, _operator: Operator) -> Response {
-    let dir = state.data_dir.clone();
-    match tokio::task::spawn_blocking(move || metrics_text(&dir)).await {
+    let (dir, logs_on) = (state.data_dir.clone(), state.logs.is_some());
+    match tokio::task::spawn_blocking(move || metrics_text(&dir, logs_on)).await {
         Ok(text) => ([(header::CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE)], text).into_response(),
         Err(e) => ApiError::internal(e).into_response(),
     }

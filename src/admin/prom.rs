@@ -1,7 +1,7 @@
 //! Prometheus text exposition (format 0.0.4) for the admin server's
 //! `/metrics` route: a pure function from what the planes already write
 //! (the responder's stats file, the current snapshot, the sidecar's
-//! `feeds.json`) to text.
+//! `feeds.json`, the log intake's counters, `dshield.sqlite`) to text.
 //!
 //! Families, all prefixed `feedwall_`:
 //! - responder counters from the stats file (`*_total`), its serving serial
@@ -12,17 +12,22 @@
 //! - feeds (label `feed`): entries, ok, held back, seconds since the last
 //!   good version, rejected lines of the last fetch, fetch interval;
 //! - devices: how many, and how many queried within `ACTIVE_WINDOW_SECS`.
-//!   Nothing per device (cardinality).
+//!   Nothing per device (cardinality);
+//! - firewall log intake (`feedwall_log_*_total`: syslog and SMTP received,
+//!   stored, refused and dropped, by cause) when the log archive is on, and
+//!   DShield submission totals once it ran (`feedwall_dshield_*`).
 //!
 //! Every family gets `# HELP` and `# TYPE` once, right before its samples;
 //! a family without samples is left out. Label values are escaped
 //! (backslash, double quote, newline). Inputs are read defensively: a
 //! missing or oddly shaped field drops that sample, never the page.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use serde_json::Value;
 
+use crate::logs::dshield::Stats as DshieldStats;
 use crate::responder::query::Kind;
 use crate::snapshot::{ArchivedSnapshot, AUDIENCE_ALL};
 
@@ -37,6 +42,11 @@ pub struct PromInput<'a> {
     pub snapshot: Option<&'a ArchivedSnapshot>,
     /// The sidecar's `feeds.json` (feed id -> health).
     pub health: Option<&'a Value>,
+    /// The log intake's counters (this process runs the intake), by
+    /// `intake::Counters::totals` name; None when log intake is off.
+    pub intake: Option<&'a BTreeMap<&'static str, u64>>,
+    /// DShield submission totals; None when submission never ran.
+    pub dshield: Option<&'a DshieldStats>,
     pub now_unix: u64,
 }
 
@@ -230,6 +240,7 @@ pub fn render(input: &PromInput) -> String {
     snapshot_families(input, &mut families);
     feed_families(input, &mut families);
     device_families(input, &mut families);
+    log_families(input, &mut families);
     let mut out = String::new();
     for f in &families {
         f.write(&mut out);
@@ -479,6 +490,108 @@ fn feed_families(input: &PromInput, families: &mut Vec<Family>) {
     }
 }
 
+/// The log intake's counters: family `feedwall_log_<name>_total`.
+const INTAKE_COUNTERS: [(&str, &str); 14] = [
+    (
+        "syslog_messages",
+        "Syslog messages received from registered devices and queued for storing.",
+    ),
+    ("syslog_stored", "Syslog lines stored in the log archive."),
+    (
+        "syslog_unknown_sender",
+        "Syslog messages dropped: the sender is no registered device.",
+    ),
+    (
+        "syslog_queue_full",
+        "Syslog UDP messages dropped: the store queue was full.",
+    ),
+    (
+        "syslog_too_long",
+        "Syslog messages longer than the line limit (stored cut, as rejected).",
+    ),
+    (
+        "syslog_store_failed",
+        "Syslog lines lost because the log archive refused a write.",
+    ),
+    (
+        "syslog_tcp_busy",
+        "Syslog TCP connections refused: too many open.",
+    ),
+    (
+        "syslog_tcp_timeouts",
+        "Syslog TCP connections closed for idling.",
+    ),
+    ("smtp_connections", "SMTP connections accepted."),
+    ("smtp_busy", "SMTP connections refused: too many open."),
+    ("smtp_accepted", "Mails stored (250 after DATA)."),
+    (
+        "smtp_refused",
+        "Mails refused after DATA (too large, undecodable, store failure).",
+    ),
+    (
+        "smtp_unknown_recipient",
+        "SMTP recipients refused: no device has that log address.",
+    ),
+    ("smtp_lines", "Log lines stored from mails."),
+];
+
+fn log_families(input: &PromInput, families: &mut Vec<Family>) {
+    if let Some(intake) = input.intake {
+        for (name, help) in INTAKE_COUNTERS {
+            if let Some(&v) = intake.get(name) {
+                add(
+                    families,
+                    &format!("feedwall_log_{name}_total"),
+                    Type::Counter,
+                    help,
+                    vec![],
+                    v,
+                );
+            }
+        }
+    }
+    if let Some(d) = input.dshield {
+        add(
+            families,
+            "feedwall_dshield_batches_total",
+            Type::Counter,
+            "Batches DShield acknowledged.",
+            vec![],
+            d.batches,
+        );
+        add(
+            families,
+            "feedwall_dshield_lines_total",
+            Type::Counter,
+            "Log lines in the batches DShield acknowledged.",
+            vec![],
+            d.lines,
+        );
+        for (reason, n) in [
+            ("excluded", d.dropped.excluded),
+            ("too_old", d.dropped.too_old),
+            ("too_new", d.dropped.too_new),
+        ] {
+            add(
+                families,
+                "feedwall_dshield_dropped_total",
+                Type::Counter,
+                "Log entries left out of DShield batches, by reason.",
+                vec![("reason", reason.to_string())],
+                n,
+            );
+        }
+        add(
+            families,
+            "feedwall_dshield_failures_total",
+            Type::Counter,
+            "Failed DShield submission attempts (the batch is retried).",
+            vec![],
+            d.failures,
+        );
+    }
+}
+
 fn device_families(input: &PromInput, families: &mut Vec<Family>) {
     // The stats file's device list (the responder's snapshot, with last
     // query times) when there is one; else the snapshot's.
@@ -614,13 +727,35 @@ mod tests {
         })
     }
 
+    fn intake() -> BTreeMap<&'static str, u64> {
+        let mut m: BTreeMap<&'static str, u64> = crate::logs::intake::Counters::default().totals();
+        m.insert("syslog_stored", 41);
+        m.insert("smtp_unknown_recipient", 3);
+        m
+    }
+
+    fn dshield() -> DshieldStats {
+        DshieldStats {
+            batches: 5,
+            lines: 1200,
+            dropped: crate::logs::dshield::Dropped {
+                excluded: 7,
+                too_old: 1,
+                too_new: 0,
+            },
+            failures: 2,
+        }
+    }
+
     fn render_all() -> String {
         let snap = snapshot();
-        let (s, h) = (stats(), health());
+        let (s, h, i, d) = (stats(), health(), intake(), dshield());
         render(&PromInput {
             stats: Some(&s),
             snapshot: Some(snap.get()),
             health: Some(&h),
+            intake: Some(&i),
+            dshield: Some(&d),
             now_unix: NOW,
         })
     }
@@ -865,6 +1000,50 @@ mod tests {
     }
 
     #[test]
+    fn log_intake_and_dshield_totals_are_counters() {
+        let text = render_all();
+        let s = check(&text);
+        for name in crate::logs::intake::Counters::default().totals().keys() {
+            assert!(
+                INTAKE_COUNTERS.iter().any(|(n, _)| n == name),
+                "intake counter {name} has no Prometheus family in prom.rs INTAKE_COUNTERS"
+            );
+            assert!(
+                get(&s, &format!("feedwall_log_{name}_total"), &[]).is_some(),
+                "{name}"
+            );
+        }
+        assert_eq!(get(&s, "feedwall_log_syslog_stored_total", &[]), Some(41.0));
+        assert_eq!(
+            get(&s, "feedwall_log_smtp_unknown_recipient_total", &[]),
+            Some(3.0)
+        );
+        assert_eq!(get(&s, "feedwall_log_smtp_lines_total", &[]), Some(0.0));
+        assert_eq!(get(&s, "feedwall_dshield_lines_total", &[]), Some(1200.0));
+        assert_eq!(
+            get(
+                &s,
+                "feedwall_dshield_dropped_total",
+                &[("reason", "excluded")]
+            ),
+            Some(7.0)
+        );
+        assert_eq!(get(&s, "feedwall_dshield_failures_total", &[]), Some(2.0));
+        assert!(text.contains("# TYPE feedwall_dshield_dropped_total counter\n"));
+        // Intake off, no submissions: no such families at all.
+        let snap = snapshot();
+        let out = render(&PromInput {
+            stats: None,
+            snapshot: Some(snap.get()),
+            health: None,
+            intake: None,
+            dshield: None,
+            now_unix: NOW,
+        });
+        assert!(!out.contains("feedwall_log_") && !out.contains("feedwall_dshield_"));
+    }
+
+    #[test]
     fn every_responder_counter_has_a_described_family() {
         for name in Metrics::new().totals().keys() {
             assert!(
@@ -909,6 +1088,8 @@ mod tests {
             stats: Some(&st),
             snapshot: None,
             health: None,
+            intake: None,
+            dshield: None,
             now_unix: NOW,
         });
         let s = check(&out);
@@ -922,6 +1103,8 @@ mod tests {
             stats: None,
             snapshot: None,
             health: None,
+            intake: None,
+            dshield: None,
             now_unix: NOW,
         });
         let s = check(&out);
@@ -935,6 +1118,8 @@ mod tests {
             stats: Some(&st),
             snapshot: Some(snap.get()),
             health: Some(&h),
+            intake: None,
+            dshield: None,
             now_unix: 0,
         });
         let s = check(&out);

@@ -377,6 +377,40 @@ pub struct Progress {
     userids: Arc<dyn UserIds>,
 }
 
+/// The submission totals in `data_dir`'s `dshield.sqlite`, read without
+/// taking part in the submitter's writes (None: no such file yet).
+pub fn read_stats(data_dir: &Path) -> Option<Stats> {
+    let path = data_dir.join(FILE_NAME);
+    if !path.exists() {
+        return None;
+    }
+    let db = Connection::open_with_flags(
+        &path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .ok()?;
+    db.busy_timeout(BUSY_TIMEOUT).ok()?;
+    db.query_row(
+        "SELECT batches, lines, excluded, too_old, too_new, failures FROM stats WHERE id = 1",
+        [],
+        stats_row,
+    )
+    .ok()
+}
+
+fn stats_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Stats> {
+    Ok(Stats {
+        batches: r.get::<_, i64>(0)? as u64,
+        lines: r.get::<_, i64>(1)? as u64,
+        dropped: Dropped {
+            excluded: r.get::<_, i64>(2)? as u64,
+            too_old: r.get::<_, i64>(3)? as u64,
+            too_new: r.get::<_, i64>(4)? as u64,
+        },
+        failures: r.get::<_, i64>(5)? as u64,
+    })
+}
+
 impl Progress {
     /// Opens (creating if missing) `dshield.sqlite` in `data_dir`; entries
     /// are read from `logs.sqlite` there (which may not exist yet).
@@ -586,18 +620,7 @@ impl Progress {
         Ok(self.db.query_row(
             "SELECT batches, lines, excluded, too_old, too_new, failures FROM stats WHERE id = 1",
             [],
-            |r| {
-                Ok(Stats {
-                    batches: r.get::<_, i64>(0)? as u64,
-                    lines: r.get::<_, i64>(1)? as u64,
-                    dropped: Dropped {
-                        excluded: r.get::<_, i64>(2)? as u64,
-                        too_old: r.get::<_, i64>(3)? as u64,
-                        too_new: r.get::<_, i64>(4)? as u64,
-                    },
-                    failures: r.get::<_, i64>(5)? as u64,
-                })
-            },
+            stats_row,
         )?)
     }
 

@@ -699,4 +699,21 @@ fn syslog_over_udp_and_tcp_is_stored_per_sending_device() {
     wait_lines(&sys, dev, 10 + 10 + 10 + 3 + 1 + 10 + 10 + 10 + 1);
     drop(half1);
     verify_archive(&sys);
+
+    // The operator's /metrics counts what happened: lines stored, the
+    // unknown sender's messages dropped, the overlong one.
+    let m = sys.operator().get("/metrics");
+    assert_eq!(m.status, 200, "{}", m.body);
+    let value = |name: &str| -> u64 {
+        m.body
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in /metrics:\n{}", m.body))
+    };
+    assert!(
+        value("feedwall_log_syslog_stored_total") >= 10 + 10 + 10 + 3 + 1 + 10 + 10 + 10 + 1 + 10
+    );
+    assert!(value("feedwall_log_syslog_unknown_sender_total") >= 3);
+    assert_eq!(value("feedwall_log_syslog_too_long_total"), 1);
+    assert_eq!(value("feedwall_log_syslog_store_failed_total"), 0);
 }
