@@ -1,5 +1,7 @@
 //! The appliance image on the operator page: the booted slot and build,
-//! the other slot, the last upgrade's outcome, and the upgrade upload
+//! the other slot, the last upgrade's outcome, the data partition's size,
+//! the clock and its time servers (`POST /operator/appliance/time`, `POST
+//! /api/appliance/time`), and the upgrade upload
 //! (`POST /operator/appliance/upgrade`, a form; `POST
 //! /api/appliance/upgrade`, the bundle as the body; `GET /api/appliance`).
 //!
@@ -38,7 +40,7 @@ use super::{ApiError, AppState};
 use crate::appliance::bundle::BundleError;
 use crate::appliance::state::{ApplianceState, Outcome, Record};
 use crate::appliance::upgrade::{self, Installed, UpgradeError};
-use crate::appliance::{esp, Slot};
+use crate::appliance::{clock, esp, Slot};
 use crate::config::Config;
 
 /// Upload spool directory, inside the data directory.
@@ -68,6 +70,8 @@ pub fn routes(cfg: &Config) -> OpenApiRouter<AppState> {
         .layer(DefaultBodyLimit::max(limit));
     OpenApiRouter::new()
         .routes(routes!(api_appliance))
+        .routes(routes!(api_time))
+        .route("/operator/appliance/time", axum::routing::post(time_form))
         .merge(uploads)
 }
 
@@ -104,6 +108,121 @@ pub struct ApplianceOut {
     /// grows at boot into a disk made bigger.
     pub data_bytes: Option<u64>,
     pub data_free_bytes: Option<u64>,
+    pub clock: ClockOut,
+}
+
+/// The appliance's clock: the time servers in effect and the last SNTP
+/// round.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ClockOut {
+    /// Where the servers come from: `settings` (the operator's), `dhcp`,
+    /// `default` (pool.ntp.org) or `off`.
+    pub source: clock::Source,
+    /// The servers in effect.
+    pub servers: Vec<String>,
+    /// The last round of `feedwall appliance clock` (null before the first).
+    pub status: Option<clock::Status>,
+    /// The same as one line (as on the console).
+    pub summary: String,
+}
+
+fn clock_out(cfg: &Config) -> ClockOut {
+    let a = &cfg.appliance;
+    let (servers, problem) = clock::servers(&a.settings_dir, &a.run_dir);
+    let status = clock::Status::load(&a.run_dir);
+    let summary = match (&status, problem) {
+        (Some(s), _) => s.line(),
+        (None, Some(p)) => format!("clock: no report yet ({p})"),
+        (None, None) => "clock: no report yet".into(),
+    };
+    ClockOut {
+        source: servers.source,
+        servers: servers.servers,
+        status,
+        summary,
+    }
+}
+
+/// What the operator asks for (`POST /api/appliance/time`).
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
+#[serde(default)]
+pub struct TimeIn {
+    /// Time servers (host, host:port, [IPv6]:port), at most 8; `["off"]`
+    /// turns NTP off; `[]` goes back to DHCP's servers or pool.ntp.org.
+    pub servers: Vec<String>,
+}
+
+/// The time-server form.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct TimeForm {
+    /// One server per line.
+    pub servers: String,
+    pub csrf: String,
+}
+
+/// Checks and saves the operator's time servers; the clock loop picks
+/// them up within a second.
+async fn save_time(state: &AppState, user: &User, text: String) -> Result<ClockOut, ApiError> {
+    if state.cfg.appliance.boot_dir.is_none() {
+        return Err(ApiError {
+            status: StatusCode::NOT_FOUND,
+            message: NOT_APPLIANCE.into(),
+            field: None,
+        });
+    }
+    let setting = clock::parse_setting(&text).map_err(|e| ApiError::bad("servers", e))?;
+    let cfg = state.cfg.clone();
+    let saved = setting.clone();
+    tokio::task::spawn_blocking(move || {
+        clock::save_setting(&cfg.appliance.settings_dir, &saved).map(|_| clock_out(&cfg))
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(ApiError::internal)
+    .inspect(|_| {
+        let said = match &setting {
+            clock::Setting::Off => "off".to_string(),
+            clock::Setting::Servers(v) if v.is_empty() => "DHCP's or the default".to_string(),
+            clock::Setting::Servers(v) => v.join(", "),
+        };
+        tracing::info!(operator = %user.account.email, servers = %said, "time servers changed");
+    })
+}
+
+/// Sets the appliance's time servers (operator only).
+#[utoipa::path(post, path = "/api/appliance/time", tag = "appliance", request_body = TimeIn, responses((status = 200, body = ClockOut), (status = 400), (status = 401), (status = 403), (status = 404, description = "not an appliance image")))]
+async fn api_time(
+    State(state): State<AppState>,
+    Operator(user): Operator,
+    Json(t): Json<TimeIn>,
+) -> Result<Json<ClockOut>, ApiError> {
+    save_time(&state, &user, t.servers.join("\n"))
+        .await
+        .map(Json)
+}
+
+async fn time_form(
+    State(state): State<AppState>,
+    Operator(user): Operator,
+    axum::Form(f): axum::Form<TimeForm>,
+) -> Response {
+    if let Err(r) = user.check_csrf(Some(&f.csrf)) {
+        return r.into_response();
+    }
+    match save_time(&state, &user, f.servers).await {
+        Ok(_) => {
+            axum::response::Redirect::to("/operator?done=saved#appliance-time").into_response()
+        }
+        Err(e) => result_page(
+            &user,
+            e.status,
+            html! {
+                p.error role="alert" #time-error { "Time servers not saved: " (e.message) }
+                p { a href="/operator#appliance-time" { "Back to the operator page" } }
+            },
+        ),
+    }
 }
 
 /// The slots and history (blocking: small file reads).
@@ -143,6 +262,7 @@ pub fn status(cfg: &Config, data_dir: &std::path::Path) -> Option<ApplianceOut> 
         max_bundle: cfg.appliance.max_bundle,
         data_bytes: space.map(|s| s.0),
         data_free_bytes: space.map(|s| s.1),
+        clock: clock_out(cfg),
     })
 }
 
@@ -187,6 +307,20 @@ pub fn section(state: &AppState, user: &User) -> Markup {
         }
         @if let (Some(m), Some(at)) = (&s.last_upgrade, s.last_upgrade_at) {
             p #last-upgrade { "Last upgrade: " (m) " " span.muted { "(" (fmt_time(at)) ")" } }
+        }
+        h3 #appliance-time { "Time" }
+        p #clock-status { (s.clock.summary) }
+        form.card #time-form method="post" action="/operator/appliance/time" {
+            (csrf_field(user))
+            label for="ntp-servers" { "Time servers (NTP), one per line: host, host:port or [IPv6]:port, at most 8. " code { "off" } " for none; empty for the servers DHCP gives, else pool.ntp.org." }
+            textarea #ntp-servers name="servers" rows="3" {
+                @match s.clock.source {
+                    clock::Source::Off => "off",
+                    clock::Source::Settings => (s.clock.servers.join("\n")),
+                    _ => "",
+                }
+            }
+            button type="submit" { "Save time servers" }
         }
         h3 { "Upgrade" }
         form.card #appliance-upgrade method="post" action="/operator/appliance/upgrade" enctype="multipart/form-data" data-confirm="Install this build into the other boot slot and restart into it?" {

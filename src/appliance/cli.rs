@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 
-use super::{commit, console, grow, setup, upgrade, Slot, BOOT_DIR, DATA_DIR, RUN_DIR};
+use super::{clock, commit, console, grow, setup, upgrade, Slot, BOOT_DIR, DATA_DIR, RUN_DIR};
 
 #[derive(Subcommand, Debug)]
 pub enum ApplianceCmd {
@@ -28,6 +28,10 @@ pub enum ApplianceCmd {
     /// space at the disk's end, after the disk was made bigger (every boot;
     /// nothing to do most of the time).
     Grow(GrowArgs),
+    /// Keep the system clock right by SNTP: the operator's servers
+    /// (`SETTINGS/ntp`), else DHCP's, else pool.ntp.org (respawned by
+    /// init; writes RUN/clock.json).
+    Clock(ClockArgs),
 }
 
 fn slot(s: &str) -> Result<Slot, String> {
@@ -125,6 +129,22 @@ pub struct GrowArgs {
     pub data: PathBuf,
 }
 
+#[derive(Args, Debug)]
+pub struct ClockArgs {
+    /// The operator's settings directory (the `ntp` file).
+    #[arg(long, default_value = super::SETTINGS_DIR)]
+    pub settings: PathBuf,
+    #[arg(long, default_value = RUN_DIR)]
+    pub run: PathBuf,
+    /// Step or slew the system clock (the image's init passes it); without
+    /// it the offset is only measured and reported.
+    #[arg(long)]
+    pub set: bool,
+    /// One round, print the result, exit (status 1 if no server answered).
+    #[arg(long)]
+    pub once: bool,
+}
+
 impl ApplianceCmd {
     pub fn run(self) -> anyhow::Result<()> {
         match self {
@@ -176,6 +196,25 @@ impl ApplianceCmd {
                 );
                 if a.reboot {
                     super::request_reboot().context("cannot reboot")?;
+                }
+                Ok(())
+            }
+            ApplianceCmd::Clock(a) => {
+                let st = clock::run(&clock::ClockOptions {
+                    settings: a.settings,
+                    run: a.run,
+                    set: a.set,
+                    once: a.once,
+                })?;
+                println!("{}", st.line());
+                if let Some(o) = st.offset_secs {
+                    println!(
+                        "offset {o:+.6} s, round trip {:.6} s",
+                        st.delay_secs.unwrap_or(0.0)
+                    );
+                }
+                if !st.synchronized && st.source != Some(clock::Source::Off) {
+                    anyhow::bail!("no time server answered");
                 }
                 Ok(())
             }

@@ -303,6 +303,12 @@ pub fn render(o: &ConsoleOptions, ifaces: &[Iface]) -> String {
             "feeds: {ok} ok, {failing} failing, {held} held back"
         ));
     }
+    // Clock.
+    lines.push(
+        super::clock::Status::load(&o.run)
+            .map(|s| s.line())
+            .unwrap_or_else(|| "clock: no report yet".into()),
+    );
     // Operator.
     let email = &cfg.admin.operator_email;
     let otp_path = o.run.join(super::OTP_FILE);

@@ -30,6 +30,7 @@
 
 pub mod bundle;
 pub mod cli;
+pub mod clock;
 pub mod commit;
 pub mod console;
 pub mod esp;
@@ -46,6 +47,9 @@ use std::path::{Path, PathBuf};
 pub const RUN_DIR: &str = "/run/feedwall";
 /// The data partition's mount point.
 pub const DATA_DIR: &str = "/data";
+/// The operator's appliance settings (network, time servers) on the data
+/// partition.
+pub const SETTINGS_DIR: &str = "/data/config";
 /// The ESP's mount point.
 pub const BOOT_DIR: &str = "/boot";
 /// The responder's ready file, in the run directory (`up --ready-file`).

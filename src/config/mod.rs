@@ -29,6 +29,8 @@
 //! boot_dir = "/boot"     # the EFI system partition with the A/B boot slots
 //! max_bundle = "512MiB"
 //! reboot_after_upgrade = true
+//! settings_dir = "/data/config"   # the operator's time servers (`ntp`)
+//! run_dir = "/run/feedwall"       # per-boot state (clock status)
 //!
 //! [[feed]]
 //! id = "blocklist-de"
@@ -204,6 +206,8 @@ struct FileAppliance {
     boot_dir: Option<PathBuf>,
     max_bundle: Option<Spanned<String>>,
     reboot_after_upgrade: Option<bool>,
+    settings_dir: Option<PathBuf>,
+    run_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -414,6 +418,12 @@ pub struct ApplianceConfig {
     pub max_bundle: u64,
     /// Reboot into the new build right after an upgrade from the admin page.
     pub reboot_after_upgrade: bool,
+    /// The operator's appliance settings on the data partition (time
+    /// servers); default `/data/config`.
+    pub settings_dir: PathBuf,
+    /// The image's per-boot directory (clock status); default
+    /// `/run/feedwall`.
+    pub run_dir: PathBuf,
 }
 
 #[derive(Debug, Clone)]
@@ -923,6 +933,14 @@ impl Config {
             reboot_after_upgrade: ap
                 .reboot_after_upgrade
                 .unwrap_or(defaults::APPLIANCE_REBOOT_AFTER_UPGRADE),
+            settings_dir: ap
+                .settings_dir
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(crate::appliance::SETTINGS_DIR)),
+            run_dir: ap
+                .run_dir
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(crate::appliance::RUN_DIR)),
         };
 
         let f = file.fetch.unwrap_or_default();

@@ -548,3 +548,214 @@ fn grow_table_moves_the_backup_to_the_new_end_and_extends_the_data_partition() {
         "no backup header written for a damaged table"
     );
 }
+
+/// An SNTP server on loopback that is `ahead` seconds ahead of this
+/// machine, answering `n` requests.
+fn sntp_server(ahead: f64, n: usize) -> (std::net::SocketAddr, std::thread::JoinHandle<()>) {
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(std::time::Duration::from_secs(60)))
+        .unwrap();
+    let addr = sock.local_addr().unwrap();
+    let h = std::thread::spawn(move || {
+        for _ in 0..n {
+            let mut b = [0u8; 48];
+            let Ok((_, from)) = sock.recv_from(&mut b) else {
+                return;
+            };
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs_f64()
+                + ahead;
+            let ts = feedwall::appliance::clock::to_ntp(now).to_be_bytes();
+            let mut p = [0u8; 48];
+            p[0] = 0x24; // version 4, server
+            p[1] = 1; // stratum 1
+            p[24..32].copy_from_slice(&b[40..48]);
+            p[32..40].copy_from_slice(&ts);
+            p[40..48].copy_from_slice(&ts);
+            sock.send_to(&p, from).unwrap();
+        }
+    });
+    (addr, h)
+}
+
+#[test]
+fn time_servers_set_by_the_operator_only_and_used_by_the_clock() {
+    let espdir = tempdir();
+    let boot = espdir.path().to_path_buf();
+    esp(&boot);
+    let dirs = tempdir();
+    let (settings, run) = (dirs.path().join("config"), dirs.path().join("run"));
+    let sys = System::start(Options {
+        extra: format!(
+            "[appliance]\nboot_dir = {:?}\nsettings_dir = {:?}\nrun_dir = {:?}\n",
+            boot.display().to_string(),
+            settings.display().to_string(),
+            run.display().to_string()
+        ),
+        ..Options::default()
+    });
+    let file = settings.join("ntp");
+    let (server, answering) = sntp_server(3600.0, 1);
+
+    // Nobody but the operator.
+    let mut anon = sys.client();
+    let r = anon.post_raw_form(
+        "/operator/appliance/time",
+        &[
+            ("servers".into(), server.to_string()),
+            ("csrf".into(), "x".into()),
+        ],
+    );
+    assert_eq!((r.status, r.location().as_str()), (303, "/login"));
+    let r = anon.json(
+        "POST",
+        "/api/appliance/time",
+        Some(serde_json::json!({"servers": ["x.example"]})),
+    );
+    assert_eq!(r.status, 401);
+    let mut sub = sys.signup("time-sub@example.com");
+    assert_eq!(
+        sub.post_form("/operator/appliance/time", &[("servers", "x.example")])
+            .status,
+        403
+    );
+    let r = sub.json(
+        "POST",
+        "/api/appliance/time",
+        Some(serde_json::json!({"servers": ["x.example"]})),
+    );
+    assert_eq!(r.status, 403);
+    let mut op = sys.operator();
+    let r = op.post_raw_form(
+        "/operator/appliance/time",
+        &[
+            ("servers".into(), "x.example".into()),
+            ("csrf".into(), "forged".into()),
+        ],
+    );
+    assert_eq!(r.status, 403, "forged CSRF token: {}", r.body);
+    assert!(!file.exists(), "nothing written for a refused request");
+
+    // Hostile or broken lists: a clear 400, nothing written, nothing echoed raw.
+    let nine = "a.example\n".repeat(9);
+    for bad in [
+        "<script>alert(1)</script>",
+        "a.example; reboot",
+        "$(id)",
+        "off\na.example",
+        "host:0",
+        nine.as_str(),
+    ] {
+        let r = op.post_form("/operator/appliance/time", &[("servers", bad)]);
+        assert_eq!(r.status, 400, "{bad:?}: {}", r.body);
+        assert!(r.body.contains("Time servers not saved"), "{}", r.body);
+        assert!(!r.body.contains("<script>alert"), "echoed raw: {}", r.body);
+        assert!(!file.exists(), "{bad:?} was written");
+    }
+    let r = op.json(
+        "POST",
+        "/api/appliance/time",
+        Some(serde_json::json!({"servers": ["bad name"]})),
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+
+    // The operator's server: saved, shown, and the clock command uses it.
+    let r = op.post_form(
+        "/operator/appliance/time",
+        &[("servers", &format!("{server}\n# the lab's clock\n"))],
+    );
+    assert_eq!(
+        (r.status, r.location().as_str()),
+        (303, "/operator?done=saved#appliance-time"),
+        "{}",
+        r.body
+    );
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.lines().any(|l| l == server.to_string()), "{text}");
+    let st = op.get("/api/appliance").json();
+    assert_eq!(st["clock"]["source"], "settings", "{st}");
+    assert_eq!(
+        st["clock"]["servers"],
+        serde_json::json!([server.to_string()])
+    );
+    assert!(st["clock"]["status"].is_null());
+
+    // Measure only (never --set in a test: this machine's clock stays).
+    let out = Command::new(bin())
+        .args(["appliance", "clock", "--once", "--settings"])
+        .arg(&settings)
+        .arg("--run")
+        .arg(&run)
+        .output()
+        .unwrap();
+    answering.join().unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        said.contains(&format!("clock: synchronized with {server}")),
+        "{said}"
+    );
+    let st = op.get("/api/appliance").json();
+    let offset = st["clock"]["status"]["offset_secs"].as_f64().unwrap();
+    assert!((offset - 3600.0).abs() < 2.0, "{st}");
+    assert_eq!(st["clock"]["status"]["synchronized"], true);
+    assert!(
+        st["clock"]["status"]["last_step_secs"].is_null(),
+        "measured, not stepped"
+    );
+    let page = op.get("/operator");
+    assert!(
+        page.body
+            .contains(&format!("clock: synchronized with {server}")),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains(&format!(">{server}</textarea>")),
+        "the form shows the list"
+    );
+
+    // Nobody answers: exit status 1 and the reason.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let r = op.json(
+        "POST",
+        "/api/appliance/time",
+        Some(serde_json::json!({"servers": [silent.local_addr().unwrap().to_string()]})),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let out = Command::new(bin())
+        .args(["appliance", "clock", "--once", "--settings"])
+        .arg(&settings)
+        .arg("--run")
+        .arg(&run)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("no answer within"));
+
+    // Off, then back to the default.
+    let r = op.json(
+        "POST",
+        "/api/appliance/time",
+        Some(serde_json::json!({"servers": ["off"]})),
+    );
+    assert_eq!(r.json()["source"], "off", "{}", r.body);
+    assert!(std::fs::read_to_string(&file)
+        .unwrap()
+        .lines()
+        .any(|l| l == "off"));
+    let r = op.json(
+        "POST",
+        "/api/appliance/time",
+        Some(serde_json::json!({"servers": []})),
+    );
+    assert_eq!(r.json()["source"], "default", "{}", r.body);
+    assert_eq!(r.json()["servers"], serde_json::json!(["pool.ntp.org"]));
+    assert!(!file.exists());
+}
