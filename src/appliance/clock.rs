@@ -553,7 +553,7 @@ fn adjust(offset: f64) -> std::io::Result<bool> {
     if offset.abs() > STEP_THRESHOLD {
         let target = unix_now_f64() + offset;
         let ts = libc::timespec {
-            tv_sec: target.floor() as libc::time_t,
+            tv_sec: target.floor() as _,
             tv_nsec: ((target - target.floor()) * 1e9) as libc::c_long,
         };
         // SAFETY: a valid timespec, read by the call.
@@ -571,8 +571,8 @@ fn adjust(offset: f64) -> std::io::Result<bool> {
     } else {
         let micros = (offset * 1e6).round() as i64;
         let tv = libc::timeval {
-            tv_sec: micros.div_euclid(1_000_000) as libc::time_t,
-            tv_usec: micros.rem_euclid(1_000_000) as libc::suseconds_t,
+            tv_sec: micros.div_euclid(1_000_000) as _,
+            tv_usec: micros.rem_euclid(1_000_000) as _,
         };
         // SAFETY: a valid timeval; the old delta is not asked for.
         if unsafe { libc::adjtime(&tv, std::ptr::null_mut()) } != 0 {
