@@ -40,7 +40,7 @@ use super::{ApiError, AppState};
 use crate::appliance::bundle::BundleError;
 use crate::appliance::state::{ApplianceState, Outcome, Record};
 use crate::appliance::upgrade::{self, Installed, UpgradeError};
-use crate::appliance::{clock, esp, Slot};
+use crate::appliance::{clock, esp, network, Slot};
 use crate::config::Config;
 
 /// Upload spool directory, inside the data directory.
@@ -72,6 +72,16 @@ pub fn routes(cfg: &Config) -> OpenApiRouter<AppState> {
         .routes(routes!(api_appliance))
         .routes(routes!(api_time))
         .route("/operator/appliance/time", axum::routing::post(time_form))
+        .routes(routes!(api_network))
+        .routes(routes!(api_keep_network))
+        .route(
+            "/operator/appliance/network",
+            axum::routing::post(network_form),
+        )
+        .route(
+            "/operator/appliance/network/keep",
+            axum::routing::post(keep_network_form),
+        )
         .merge(uploads)
 }
 
@@ -109,6 +119,259 @@ pub struct ApplianceOut {
     pub data_bytes: Option<u64>,
     pub data_free_bytes: Option<u64>,
     pub clock: ClockOut,
+    pub network: NetworkOut,
+}
+
+/// The appliance's network settings.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct NetworkOut {
+    /// The settings file in effect (no address: DHCP).
+    pub settings: network::Settings,
+    /// How the boot brought the network up: `<interface> dhcp|static`.
+    pub brought_up: Option<String>,
+    /// Saved settings waiting for the next restart.
+    pub next: Option<network::Settings>,
+    /// The settings in effect are on trial: confirm them in time or the
+    /// previous ones come back.
+    pub trial: Option<network::Trial>,
+}
+
+fn network_out(cfg: &Config) -> NetworkOut {
+    let a = &cfg.appliance;
+    NetworkOut {
+        settings: network::read(&a.settings_dir.join(network::FILE)),
+        brought_up: std::fs::read_to_string(a.run_dir.join(crate::appliance::NETWORK_FILE))
+            .ok()
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty()),
+        next: network::next(&a.settings_dir),
+        trial: network::trial(&a.settings_dir),
+    }
+}
+
+/// New network settings (`POST /api/appliance/network`): no address for
+/// DHCP. They apply at the next restart (right away when the appliance
+/// restarts after changes) and are on trial until confirmed.
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
+#[serde(default)]
+pub struct NetworkIn {
+    /// `a.b.c.d/len`; empty or absent: DHCP.
+    pub address: Option<String>,
+    pub gateway: Option<String>,
+    pub dns: Vec<String>,
+    /// Seconds to confirm after the restart, 60-3600 (default 600).
+    pub confirm_within_secs: Option<u64>,
+}
+
+/// The network form.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct NetworkForm {
+    /// `dhcp` or `static`.
+    pub mode: String,
+    pub address: String,
+    pub gateway: String,
+    /// Resolvers, separated by spaces or commas.
+    pub dns: String,
+    pub confirm_within: String,
+    pub csrf: String,
+}
+
+/// What saving network settings did.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct NetworkSaved {
+    pub next: network::Settings,
+    pub confirm_within_secs: u64,
+    /// The appliance restarts into them now.
+    pub restart: bool,
+    pub message: String,
+}
+
+fn not_appliance() -> ApiError {
+    ApiError {
+        status: StatusCode::NOT_FOUND,
+        message: NOT_APPLIANCE.into(),
+        field: None,
+    }
+}
+
+async fn save_network(
+    state: &AppState,
+    user: &User,
+    n: NetworkIn,
+) -> Result<NetworkSaved, ApiError> {
+    if state.cfg.appliance.boot_dir.is_none() {
+        return Err(not_appliance());
+    }
+    let settings = match n
+        .address
+        .as_deref()
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+    {
+        None => network::Settings::dhcp(),
+        Some(a) => {
+            let dns: Vec<&str> = n
+                .dns
+                .iter()
+                .map(|d| d.trim())
+                .filter(|d| !d.is_empty())
+                .collect();
+            network::check(a, n.gateway.as_deref().unwrap_or("").trim(), &dns)
+                .map_err(|e| ApiError::bad(e.field, e.message))?
+        }
+    };
+    let secs = n
+        .confirm_within_secs
+        .unwrap_or(network::DEFAULT_CONFIRM.as_secs());
+    if !(network::MIN_CONFIRM.as_secs()..=network::MAX_CONFIRM.as_secs()).contains(&secs) {
+        return Err(ApiError::bad(
+            "confirm_within",
+            format!(
+                "between {} and {} seconds",
+                network::MIN_CONFIRM.as_secs(),
+                network::MAX_CONFIRM.as_secs()
+            ),
+        ));
+    }
+    let dir = state.cfg.appliance.settings_dir.clone();
+    let saved = settings.clone();
+    tokio::task::spawn_blocking(move || {
+        network::save_next(&dir, &saved, Duration::from_secs(secs))
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(ApiError::internal)?;
+    let what = match &settings.address {
+        None => "DHCP".to_string(),
+        Some(a) => format!("static {a}"),
+    };
+    tracing::warn!(operator = %user.account.email, network = %what, "network settings saved");
+    let restart = state.cfg.appliance.reboot_after_upgrade;
+    if restart {
+        tokio::spawn(async {
+            tokio::time::sleep(REBOOT_DELAY).await;
+            match tokio::task::spawn_blocking(crate::appliance::request_reboot).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "cannot restart for the network settings")
+                }
+                Err(e) => tracing::error!(error = %e, "cannot restart for the network settings"),
+            }
+        });
+    }
+    let reach = match &settings.address {
+        Some(a) => format!("https://{}/operator", a.split('/').next().unwrap_or(a)),
+        None => "the address DHCP gives it (shown on its console)".into(),
+    };
+    Ok(NetworkSaved {
+        message: format!(
+            "network settings saved ({what}); {}; confirm them within {secs} s at {reach} or the previous ones come back",
+            if restart { "the appliance restarts with them now" } else { "they apply at the next restart" }
+        ),
+        next: settings,
+        confirm_within_secs: secs,
+        restart,
+    })
+}
+
+/// Saves network settings for the next restart (operator only).
+#[utoipa::path(post, path = "/api/appliance/network", tag = "appliance", request_body = NetworkIn, responses((status = 200, body = NetworkSaved), (status = 400), (status = 401), (status = 403), (status = 404, description = "not an appliance image")))]
+async fn api_network(
+    State(state): State<AppState>,
+    Operator(user): Operator,
+    Json(n): Json<NetworkIn>,
+) -> Result<Json<NetworkSaved>, ApiError> {
+    save_network(&state, &user, n).await.map(Json)
+}
+
+async fn keep_network(state: &AppState, user: &User) -> Result<bool, ApiError> {
+    if state.cfg.appliance.boot_dir.is_none() {
+        return Err(not_appliance());
+    }
+    let dir = state.cfg.appliance.settings_dir.clone();
+    let kept = tokio::task::spawn_blocking(move || network::confirm(&dir))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
+    if kept {
+        tracing::warn!(operator = %user.account.email, "network settings confirmed");
+    }
+    Ok(kept)
+}
+
+/// Confirms network settings on trial (operator only); false when none
+/// were on trial.
+#[utoipa::path(post, path = "/api/appliance/network/keep", tag = "appliance", responses((status = 200, body = bool), (status = 401), (status = 403), (status = 404, description = "not an appliance image")))]
+async fn api_keep_network(
+    State(state): State<AppState>,
+    Operator(user): Operator,
+) -> Result<Json<bool>, ApiError> {
+    keep_network(&state, &user).await.map(Json)
+}
+
+async fn network_form(
+    State(state): State<AppState>,
+    Operator(user): Operator,
+    axum::Form(f): axum::Form<NetworkForm>,
+) -> Response {
+    if let Err(r) = user.check_csrf(Some(&f.csrf)) {
+        return r.into_response();
+    }
+    let confirm = match f.confirm_within.trim() {
+        "" => Ok(None),
+        t => t
+            .parse::<u64>()
+            .map(Some)
+            .map_err(|_| ApiError::bad("confirm_within", "a number of seconds")),
+    };
+    let n = confirm.map(|c| NetworkIn {
+        address: (f.mode == "static").then(|| f.address.clone()),
+        gateway: Some(f.gateway.clone()),
+        dns: f
+            .dns
+            .split([',', ' ', '\n', '\r', '\t'])
+            .filter(|d| !d.is_empty())
+            .map(str::to_string)
+            .collect(),
+        confirm_within_secs: c,
+    });
+    let r = match n {
+        Ok(n) if f.mode == "dhcp" || f.mode == "static" => save_network(&state, &user, n).await,
+        Ok(_) => Err(ApiError::bad("mode", "choose DHCP or a static address")),
+        Err(e) => Err(e),
+    };
+    match r {
+        Ok(saved) => result_page(
+            &user,
+            StatusCode::OK,
+            html! { p.notice role="status" #network-saved { (saved.message) "." } },
+        ),
+        Err(e) => result_page(
+            &user,
+            e.status,
+            html! {
+                p.error role="alert" #network-error { "Network settings not saved: " (e.field.unwrap_or("")) ": " (e.message) }
+                p { a href="/operator#appliance-network" { "Back to the operator page" } }
+            },
+        ),
+    }
+}
+
+async fn keep_network_form(
+    State(state): State<AppState>,
+    Operator(user): Operator,
+    axum::Form(f): axum::Form<super::html::CsrfOnly>,
+) -> Response {
+    if let Err(r) = user.check_csrf(Some(&f.csrf)) {
+        return r.into_response();
+    }
+    match keep_network(&state, &user).await {
+        Ok(_) => {
+            axum::response::Redirect::to("/operator?done=saved#appliance-network").into_response()
+        }
+        Err(e) => e.into_response(),
+    }
 }
 
 /// The appliance's clock: the time servers in effect and the last SNTP
@@ -263,6 +526,7 @@ pub fn status(cfg: &Config, data_dir: &std::path::Path) -> Option<ApplianceOut> 
         data_bytes: space.map(|s| s.0),
         data_free_bytes: space.map(|s| s.1),
         clock: clock_out(cfg),
+        network: network_out(cfg),
     })
 }
 
@@ -307,6 +571,45 @@ pub fn section(state: &AppState, user: &User) -> Markup {
         }
         @if let (Some(m), Some(at)) = (&s.last_upgrade, s.last_upgrade_at) {
             p #last-upgrade { "Last upgrade: " (m) " " span.muted { "(" (fmt_time(at)) ")" } }
+        }
+        h3 #appliance-network { "Network" }
+        @let n = &s.network;
+        @if let Some(t) = &n.trial {
+            form.card #network-trial method="post" action="/operator/appliance/network/keep" {
+                (csrf_field(user))
+                p.flag { "These network settings are on trial: keep them within " (t.confirm_within_secs) " s of the restart, or the appliance goes back to the previous ones and restarts." }
+                button type="submit" { "Keep these network settings" }
+            }
+        }
+        p #network-now {
+            "In effect: "
+            @match &n.settings.address {
+                None => "DHCP on the first network card",
+                Some(a) => { "static " (a) @if let Some(g) = &n.settings.gateway { ", gateway " (g) } @if !n.settings.dns.is_empty() { ", DNS " (n.settings.dns.join(" ")) } },
+            }
+            @if let Some(b) = &n.brought_up { span.muted { " (this boot: " (b) ")" } }
+        }
+        @if let Some(next) = &n.next {
+            p #network-next { "Saved for the next restart: " @match &next.address { None => "DHCP", Some(a) => { "static " (a) } } }
+        }
+        @let shown = n.next.as_ref().unwrap_or(&n.settings);
+        form.card #network-form method="post" action="/operator/appliance/network" data-confirm="Restart the appliance with these network settings? You must confirm them from the new address in time, or the previous ones come back." {
+            (csrf_field(user))
+            fieldset {
+                legend { "Address" }
+                label { input type="radio" name="mode" value="dhcp" checked[shown.is_dhcp()]; " DHCP" }
+                label { input type="radio" name="mode" value="static" checked[!shown.is_dhcp()]; " Static" }
+            }
+            label for="net-address" { "Address with prefix length (IPv4), e.g. 192.0.2.10/24" }
+            input #net-address name="address" value=(shown.address.as_deref().unwrap_or(""));
+            label for="net-gateway" { "Default gateway" }
+            input #net-gateway name="gateway" value=(shown.gateway.as_deref().unwrap_or(""));
+            label for="net-dns" { "DNS resolvers (up to 3, separated by spaces)" }
+            input #net-dns name="dns" value=(shown.dns.join(" "));
+            label for="net-confirm" { "Seconds to confirm after the restart (60-3600)" }
+            input #net-confirm name="confirm_within" type="number" min="60" max="3600" value="600";
+            p.muted { "The settings apply at a restart and stay only if you confirm them on this page, reached over the new settings, in time; otherwise the appliance goes back to the previous ones by itself." }
+            button type="submit" { "Save and restart" }
         }
         h3 #appliance-time { "Time" }
         p #clock-status { (s.clock.summary) }

@@ -7,7 +7,9 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 
-use super::{clock, commit, console, grow, setup, upgrade, Slot, BOOT_DIR, DATA_DIR, RUN_DIR};
+use super::{
+    clock, commit, console, grow, network, setup, upgrade, Slot, BOOT_DIR, DATA_DIR, RUN_DIR,
+};
 
 #[derive(Subcommand, Debug)]
 pub enum ApplianceCmd {
@@ -32,6 +34,11 @@ pub enum ApplianceCmd {
     /// (`SETTINGS/ntp`), else DHCP's, else pool.ntp.org (respawned by
     /// init; writes RUN/clock.json).
     Clock(ClockArgs),
+    /// Network settings saved on the admin page: `begin` (at boot, before
+    /// the network) starts their trial or ends an unconfirmed one; `watch`
+    /// (once the services run) puts the previous ones back and reboots
+    /// unless the operator confirms in time.
+    Network(NetworkArgs),
 }
 
 fn slot(s: &str) -> Result<Slot, String> {
@@ -145,6 +152,19 @@ pub struct ClockArgs {
     pub once: bool,
 }
 
+#[derive(Args, Debug)]
+pub struct NetworkArgs {
+    /// `begin` or `watch`.
+    #[arg(value_parser = ["begin", "watch"])]
+    pub step: String,
+    /// The operator's settings directory (the `network` files).
+    #[arg(long, default_value = super::SETTINGS_DIR)]
+    pub settings: PathBuf,
+    /// `watch`: reboot after putting the previous settings back.
+    #[arg(long)]
+    pub reboot: bool,
+}
+
 impl ApplianceCmd {
     pub fn run(self) -> anyhow::Result<()> {
         match self {
@@ -215,6 +235,17 @@ impl ApplianceCmd {
                 }
                 if !st.synchronized && st.source != Some(clock::Source::Off) {
                     anyhow::bail!("no time server answered");
+                }
+                Ok(())
+            }
+            ApplianceCmd::Network(a) => {
+                let said = if a.step == "begin" {
+                    network::begin(&a.settings)?
+                } else {
+                    network::watch(&a.settings, a.reboot)?
+                };
+                if let Some(s) = said {
+                    println!("{s}");
                 }
                 Ok(())
             }

@@ -303,6 +303,13 @@ pub fn render(o: &ConsoleOptions, ifaces: &[Iface]) -> String {
             "feeds: {ok} ok, {failing} failing, {held} held back"
         ));
     }
+    // Network settings on trial.
+    if let Some(t) = super::network::trial(&o.data.join("config")) {
+        lines.push(format!(
+            "network: new settings on trial: confirm them on the admin page within {} s of the boot, or the previous ones come back",
+            t.confirm_within_secs
+        ));
+    }
     // Clock.
     lines.push(
         super::clock::Status::load(&o.run)

@@ -35,6 +35,7 @@ pub mod commit;
 pub mod console;
 pub mod esp;
 pub mod grow;
+pub mod network;
 pub mod setup;
 pub mod state;
 pub mod upgrade;

@@ -759,3 +759,231 @@ fn time_servers_set_by_the_operator_only_and_used_by_the_clock() {
     assert_eq!(r.json()["servers"], serde_json::json!(["pool.ntp.org"]));
     assert!(!file.exists());
 }
+
+#[test]
+fn network_settings_saved_by_the_operator_only_then_tried_and_kept() {
+    let espdir = tempdir();
+    let boot = espdir.path().to_path_buf();
+    esp(&boot);
+    let dirs = tempdir();
+    let (settings, run) = (dirs.path().join("config"), dirs.path().join("run"));
+    let sys = System::start(Options {
+        extra: format!(
+            "[appliance]\nboot_dir = {:?}\nsettings_dir = {:?}\nrun_dir = {:?}\n",
+            boot.display().to_string(),
+            settings.display().to_string(),
+            run.display().to_string()
+        ),
+        ..Options::default()
+    });
+    let next = settings.join("network.next");
+    let fields = |mode: &str, address: &str, gateway: &str, dns: &str| -> Vec<(String, String)> {
+        [
+            ("mode", mode),
+            ("address", address),
+            ("gateway", gateway),
+            ("dns", dns),
+            ("confirm_within", "120"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    };
+
+    // Nobody but the operator.
+    let mut anon = sys.client();
+    let mut f = fields("static", "192.0.2.10/24", "192.0.2.1", "");
+    f.push(("csrf".into(), "x".into()));
+    let r = anon.post_raw_form("/operator/appliance/network", &f);
+    assert_eq!((r.status, r.location().as_str()), (303, "/login"));
+    assert_eq!(
+        anon.post_raw_form(
+            "/operator/appliance/network/keep",
+            &[("csrf".into(), "x".into())]
+        )
+        .status,
+        303
+    );
+    let body = serde_json::json!({"address": "192.0.2.10/24", "gateway": "192.0.2.1"});
+    assert_eq!(
+        anon.json("POST", "/api/appliance/network", Some(body.clone()))
+            .status,
+        401
+    );
+    assert_eq!(
+        anon.json("POST", "/api/appliance/network/keep", None)
+            .status,
+        401
+    );
+    let mut sub = sys.signup("net-sub@example.com");
+    assert_eq!(
+        sub.json("POST", "/api/appliance/network", Some(body.clone()))
+            .status,
+        403
+    );
+    let csrf = sub.csrf.clone().unwrap();
+    let mut f = fields("static", "192.0.2.10/24", "192.0.2.1", "");
+    f.push(("csrf".into(), csrf));
+    assert_eq!(
+        sub.post_raw_form("/operator/appliance/network", &f).status,
+        403
+    );
+    let mut op = sys.operator();
+    let mut f = fields("static", "192.0.2.10/24", "192.0.2.1", "");
+    f.push(("csrf".into(), "forged".into()));
+    assert_eq!(
+        op.post_raw_form("/operator/appliance/network", &f).status,
+        403
+    );
+    assert!(!next.exists(), "nothing saved for a refused request");
+
+    // Broken or hostile settings: 400 naming the field, nothing saved.
+    for (mode, address, gateway, dns, field) in [
+        ("static", "192.0.2.10", "", "", "address"),
+        (
+            "static",
+            "192.0.2.10/24\naddress=10.0.0.1/8",
+            "",
+            "",
+            "address",
+        ),
+        ("static", "192.0.2.0/24", "", "", "address"),
+        ("static", "192.0.2.10/24", "198.51.100.1", "", "gateway"),
+        (
+            "static",
+            "192.0.2.10/24",
+            "192.0.2.1\ngateway=1.2.3.4",
+            "",
+            "gateway",
+        ),
+        (
+            "static",
+            "192.0.2.10/24",
+            "192.0.2.1",
+            "<script>alert(1)</script>",
+            "dns",
+        ),
+        (
+            "static",
+            "192.0.2.10/24",
+            "192.0.2.1",
+            "1.1.1.1 1.0.0.1 8.8.8.8 9.9.9.9",
+            "dns",
+        ),
+        ("bridge", "", "", "", "mode"),
+    ] {
+        let mut f = fields(mode, address, gateway, dns);
+        f.push(("csrf".into(), op.csrf.clone().unwrap()));
+        let r = op.post_raw_form("/operator/appliance/network", &f);
+        assert_eq!(r.status, 400, "{address:?} {gateway:?} {dns:?}: {}", r.body);
+        assert!(
+            r.body
+                .contains(&format!("Network settings not saved: {field}")),
+            "{}",
+            r.body
+        );
+        assert!(!r.body.contains("<script>alert"), "echoed raw");
+        assert!(!next.exists(), "{address:?} {gateway:?} {dns:?} was saved");
+    }
+    let r = op.json(
+        "POST",
+        "/api/appliance/network",
+        Some(serde_json::json!({"address": "192.0.2.10/24", "confirm_within_secs": 5})),
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+
+    // Saved for the next restart (this test's config does not restart).
+    let mut f = fields(
+        "static",
+        " 192.0.2.10/24 ",
+        "192.0.2.1",
+        "192.0.2.53, 2001:db8::53",
+    );
+    f.push(("csrf".into(), op.csrf.clone().unwrap()));
+    let r = op.post_raw_form("/operator/appliance/network", &f);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        r.body.contains("they apply at the next restart"),
+        "{}",
+        r.body
+    );
+    let text = std::fs::read_to_string(&next).unwrap();
+    assert!(
+        text.contains(
+            "address=192.0.2.10/24\ngateway=192.0.2.1\ndns=192.0.2.53\ndns=2001:db8::53\n"
+        ),
+        "{text}"
+    );
+    let st = op.get("/api/appliance").json();
+    assert_eq!(st["network"]["next"]["address"], "192.0.2.10/24", "{st}");
+    assert!(
+        st["network"]["settings"]["address"].is_null(),
+        "DHCP in effect: {st}"
+    );
+    assert!(st["network"]["trial"].is_null());
+
+    // The boot starts the trial; the operator page offers to keep them.
+    let out = Command::new(bin())
+        .args(["appliance", "network", "begin", "--settings"])
+        .arg(&settings)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("trying new settings (static 192.0.2.10/24)")
+    );
+    let page = op.get("/operator");
+    assert!(
+        page.body.contains("Keep these network settings"),
+        "{}",
+        page.body
+    );
+    let st = op.get("/api/appliance").json();
+    assert_eq!(
+        st["network"]["settings"]["address"], "192.0.2.10/24",
+        "{st}"
+    );
+    assert_eq!(st["network"]["trial"]["confirm_within_secs"], 120, "{st}");
+    let r = op.post_form("/operator/appliance/network/keep", &[]);
+    assert_eq!(
+        (r.status, r.location().as_str()),
+        (303, "/operator?done=saved#appliance-network")
+    );
+    let st = op.get("/api/appliance").json();
+    assert!(st["network"]["trial"].is_null(), "{st}");
+    assert_eq!(st["network"]["settings"]["address"], "192.0.2.10/24");
+    assert_eq!(
+        op.json("POST", "/api/appliance/network/keep", None).json(),
+        false
+    );
+
+    // Back to DHCP over the API, tried, never confirmed: the boot after
+    // puts the static settings back.
+    let r = op.json(
+        "POST",
+        "/api/appliance/network",
+        Some(serde_json::json!({})),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["confirm_within_secs"], 600);
+    for said in ["trying new settings (DHCP)", "never confirmed"] {
+        let out = Command::new(bin())
+            .args(["appliance", "network", "begin", "--settings"])
+            .arg(&settings)
+            .output()
+            .unwrap();
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains(said),
+            "{said}"
+        );
+    }
+    let st = op.get("/api/appliance").json();
+    assert_eq!(
+        st["network"]["settings"]["address"], "192.0.2.10/24",
+        "{st}"
+    );
+}
