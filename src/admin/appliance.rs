@@ -187,6 +187,21 @@ pub struct NetworkSaved {
     pub message: String,
 }
 
+/// Reboots [`REBOOT_DELAY`] from now (after the answer went out).
+fn schedule_reboot(what: &'static str) {
+    tokio::spawn(async move {
+        tokio::time::sleep(REBOOT_DELAY).await;
+        let failed = match tokio::task::spawn_blocking(crate::appliance::request_reboot).await {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(e.to_string()),
+            Err(e) => Some(e.to_string()),
+        };
+        if let Some(e) = failed {
+            tracing::error!(error = %e, "cannot reboot for {what}");
+        }
+    });
+}
+
 fn not_appliance() -> ApiError {
     ApiError {
         status: StatusCode::NOT_FOUND,
@@ -249,16 +264,7 @@ async fn save_network(
     tracing::warn!(operator = %user.account.email, network = %what, "network settings saved");
     let restart = state.cfg.appliance.reboot_after_upgrade;
     if restart {
-        tokio::spawn(async {
-            tokio::time::sleep(REBOOT_DELAY).await;
-            match tokio::task::spawn_blocking(crate::appliance::request_reboot).await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => {
-                    tracing::error!(error = %e, "cannot restart for the network settings")
-                }
-                Err(e) => tracing::error!(error = %e, "cannot restart for the network settings"),
-            }
-        });
+        schedule_reboot("the network settings");
     }
     let reach = match &settings.address {
         Some(a) => format!("https://{}/operator", a.split('/').next().unwrap_or(a)),
@@ -428,11 +434,7 @@ pub struct TimeForm {
 /// them up within a second.
 async fn save_time(state: &AppState, user: &User, text: String) -> Result<ClockOut, ApiError> {
     if state.cfg.appliance.boot_dir.is_none() {
-        return Err(ApiError {
-            status: StatusCode::NOT_FOUND,
-            message: NOT_APPLIANCE.into(),
-            field: None,
-        });
+        return Err(not_appliance());
     }
     let setting = clock::parse_setting(&text).map_err(|e| ApiError::bad("servers", e))?;
     let cfg = state.cfg.clone();
@@ -540,11 +542,7 @@ async fn api_appliance(
     let out = tokio::task::spawn_blocking(move || status(&cfg, &dir))
         .await
         .map_err(ApiError::internal)?;
-    out.map(Json).ok_or(ApiError {
-        status: StatusCode::NOT_FOUND,
-        message: NOT_APPLIANCE.into(),
-        field: None,
-    })
+    out.map(Json).ok_or_else(not_appliance)
 }
 
 /// The operator page's Appliance section (nothing outside the image).
@@ -789,14 +787,7 @@ async fn install(state: &AppState, user: &User, spool: Spool) -> Result<Installe
     .map_err(Failed::Upgrade)?;
     tracing::warn!(operator = %user.account.email, slot = %done.slot, build = %done.build, generation = done.generation, "upgrade installed");
     if state.cfg.appliance.reboot_after_upgrade {
-        tokio::spawn(async {
-            tokio::time::sleep(REBOOT_DELAY).await;
-            match tokio::task::spawn_blocking(crate::appliance::request_reboot).await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => tracing::error!(error = %e, "cannot reboot after the upgrade"),
-                Err(e) => tracing::error!(error = %e, "cannot reboot after the upgrade"),
-            }
-        });
+        schedule_reboot("the upgrade");
     }
     Ok(done)
 }

@@ -549,6 +549,26 @@ fn grow_table_moves_the_backup_to_the_new_end_and_extends_the_data_partition() {
     );
 }
 
+/// An appliance admin whose ESP, settings and run directories are temp
+/// directories (kept alive by the first value): system, settings, run.
+fn appliance_with_settings() -> (Vec<tempfile::TempDir>, System, PathBuf, PathBuf) {
+    let espdir = tempdir();
+    let boot = espdir.path().to_path_buf();
+    esp(&boot);
+    let dirs = tempdir();
+    let (settings, run) = (dirs.path().join("config"), dirs.path().join("run"));
+    let sys = System::start(Options {
+        extra: format!(
+            "[appliance]\nboot_dir = {:?}\nsettings_dir = {:?}\nrun_dir = {:?}\n",
+            boot.display().to_string(),
+            settings.display().to_string(),
+            run.display().to_string()
+        ),
+        ..Options::default()
+    });
+    (vec![espdir, dirs], sys, settings, run)
+}
+
 /// An SNTP server on loopback that is `ahead` seconds ahead of this
 /// machine, answering `n` requests.
 fn sntp_server(ahead: f64, n: usize) -> (std::net::SocketAddr, std::thread::JoinHandle<()>) {
@@ -582,20 +602,7 @@ fn sntp_server(ahead: f64, n: usize) -> (std::net::SocketAddr, std::thread::Join
 
 #[test]
 fn time_servers_set_by_the_operator_only_and_used_by_the_clock() {
-    let espdir = tempdir();
-    let boot = espdir.path().to_path_buf();
-    esp(&boot);
-    let dirs = tempdir();
-    let (settings, run) = (dirs.path().join("config"), dirs.path().join("run"));
-    let sys = System::start(Options {
-        extra: format!(
-            "[appliance]\nboot_dir = {:?}\nsettings_dir = {:?}\nrun_dir = {:?}\n",
-            boot.display().to_string(),
-            settings.display().to_string(),
-            run.display().to_string()
-        ),
-        ..Options::default()
-    });
+    let (_dirs, sys, settings, run) = appliance_with_settings();
     let file = settings.join("ntp");
     let (server, answering) = sntp_server(3600.0, 1);
 
@@ -762,20 +769,7 @@ fn time_servers_set_by_the_operator_only_and_used_by_the_clock() {
 
 #[test]
 fn network_settings_saved_by_the_operator_only_then_tried_and_kept() {
-    let espdir = tempdir();
-    let boot = espdir.path().to_path_buf();
-    esp(&boot);
-    let dirs = tempdir();
-    let (settings, run) = (dirs.path().join("config"), dirs.path().join("run"));
-    let sys = System::start(Options {
-        extra: format!(
-            "[appliance]\nboot_dir = {:?}\nsettings_dir = {:?}\nrun_dir = {:?}\n",
-            boot.display().to_string(),
-            settings.display().to_string(),
-            run.display().to_string()
-        ),
-        ..Options::default()
-    });
+    let (_dirs, sys, settings, _run) = appliance_with_settings();
     let next = settings.join("network.next");
     let fields = |mode: &str, address: &str, gateway: &str, dns: &str| -> Vec<(String, String)> {
         [
