@@ -46,6 +46,7 @@ have sfdisk            || need_pkgs+=(fdisk)
 have mkfs.vfat         || need_pkgs+=(dosfstools)
 have mcopy             || need_pkgs+=(mtools)
 have mkfs.ext4         || need_pkgs+=(e2fsprogs)
+have e2fsck           || need_pkgs+=(e2fsprogs)
 have cpio              || need_pkgs+=(cpio)
 have musl-gcc          || need_pkgs+=(musl-tools)
 have qemu-system-x86_64 || need_pkgs+=(qemu-system-x86 qemu-utils)
@@ -78,7 +79,7 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
 fi
 for t in kdig dig dnsperf unbound unbound-checkconf nsd knotd \
          named named-checkconf dnsmasq nft ipset iptables ip6tables ip \
-         python3 logger sfdisk mkfs.vfat mcopy mkfs.ext4 cpio musl-gcc \
+         python3 logger sfdisk mkfs.vfat mcopy mkfs.ext4 e2fsck cpio musl-gcc \
          qemu-system-x86_64 qemu-img; do
     have "$t" || { echo "error: $t is still missing after install" >&2; exit 1; }
 done

@@ -202,6 +202,18 @@ fn schedule_reboot(what: &'static str) {
     });
 }
 
+/// The page for a settings form that was refused: what, which field, why.
+fn not_saved(user: &User, e: &ApiError, what: &str, section: &str) -> Response {
+    result_page(
+        user,
+        e.status,
+        html! {
+            p.error role="alert" #not-saved { (what) " not saved: " @if let Some(f) = e.field { (f) ": " } (e.message) }
+            p { a href=(format!("/operator#{section}")) { "Back to the operator page" } }
+        },
+    )
+}
+
 fn not_appliance() -> ApiError {
     ApiError {
         status: StatusCode::NOT_FOUND,
@@ -257,10 +269,7 @@ async fn save_network(
     .await
     .map_err(ApiError::internal)?
     .map_err(ApiError::internal)?;
-    let what = match &settings.address {
-        None => "DHCP".to_string(),
-        Some(a) => format!("static {a}"),
-    };
+    let what = settings.summary();
     tracing::warn!(operator = %user.account.email, network = %what, "network settings saved");
     let restart = state.cfg.appliance.reboot_after_upgrade;
     if restart {
@@ -353,14 +362,7 @@ async fn network_form(
             StatusCode::OK,
             html! { p.notice role="status" #network-saved { (saved.message) "." } },
         ),
-        Err(e) => result_page(
-            &user,
-            e.status,
-            html! {
-                p.error role="alert" #network-error { "Network settings not saved: " (e.field.unwrap_or("")) ": " (e.message) }
-                p { a href="/operator#appliance-network" { "Back to the operator page" } }
-            },
-        ),
+        Err(e) => not_saved(&user, &e, "Network settings", "appliance-network"),
     }
 }
 
@@ -479,14 +481,7 @@ async fn time_form(
         Ok(_) => {
             axum::response::Redirect::to("/operator?done=saved#appliance-time").into_response()
         }
-        Err(e) => result_page(
-            &user,
-            e.status,
-            html! {
-                p.error role="alert" #time-error { "Time servers not saved: " (e.message) }
-                p { a href="/operator#appliance-time" { "Back to the operator page" } }
-            },
-        ),
+        Err(e) => not_saved(&user, &e, "Time servers", "appliance-time"),
     }
 }
 

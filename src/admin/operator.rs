@@ -1513,7 +1513,7 @@ fn metrics_text(data_dir: &Path, logs_on: bool) -> String {
         stats: stats.as_ref(),
         snapshot: snapshot.as_ref().map(|s| s.get()),
         health: health.as_ref(),
-        intake: intake.as_ref(),
+        intake: intake.as_deref(),
         dshield: dshield.as_ref(),
         now_unix: super::store::now().max(0) as u64,
     })

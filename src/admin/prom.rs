@@ -22,12 +22,12 @@
 //! (backslash, double quote, newline). Inputs are read defensively: a
 //! missing or oddly shaped field drops that sample, never the page.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use serde_json::Value;
 
 use crate::logs::dshield::Stats as DshieldStats;
+use crate::logs::intake::Total as IntakeTotal;
 use crate::responder::query::Kind;
 use crate::snapshot::{ArchivedSnapshot, AUDIENCE_ALL};
 
@@ -42,9 +42,9 @@ pub struct PromInput<'a> {
     pub snapshot: Option<&'a ArchivedSnapshot>,
     /// The sidecar's `feeds.json` (feed id -> health).
     pub health: Option<&'a Value>,
-    /// The log intake's counters (this process runs the intake), by
-    /// `intake::Counters::totals` name; None when log intake is off.
-    pub intake: Option<&'a BTreeMap<&'static str, u64>>,
+    /// The log intake's counters (this process runs the intake); None
+    /// when log intake is off. Family `feedwall_log_<name>_total`.
+    pub intake: Option<&'a [IntakeTotal]>,
     /// DShield submission totals; None when submission never ran.
     pub dshield: Option<&'a DshieldStats>,
     pub now_unix: u64,
@@ -490,65 +490,16 @@ fn feed_families(input: &PromInput, families: &mut Vec<Family>) {
     }
 }
 
-/// The log intake's counters: family `feedwall_log_<name>_total`.
-const INTAKE_COUNTERS: [(&str, &str); 14] = [
-    (
-        "syslog_messages",
-        "Syslog messages received from registered devices and queued for storing.",
-    ),
-    ("syslog_stored", "Syslog lines stored in the log archive."),
-    (
-        "syslog_unknown_sender",
-        "Syslog messages dropped: the sender is no registered device.",
-    ),
-    (
-        "syslog_queue_full",
-        "Syslog UDP messages dropped: the store queue was full.",
-    ),
-    (
-        "syslog_too_long",
-        "Syslog messages longer than the line limit (stored cut, as rejected).",
-    ),
-    (
-        "syslog_store_failed",
-        "Syslog lines lost because the log archive refused a write.",
-    ),
-    (
-        "syslog_tcp_busy",
-        "Syslog TCP connections refused: too many open.",
-    ),
-    (
-        "syslog_tcp_timeouts",
-        "Syslog TCP connections closed for idling.",
-    ),
-    ("smtp_connections", "SMTP connections accepted."),
-    ("smtp_busy", "SMTP connections refused: too many open."),
-    ("smtp_accepted", "Mails stored (250 after DATA)."),
-    (
-        "smtp_refused",
-        "Mails refused after DATA (too large, undecodable, store failure).",
-    ),
-    (
-        "smtp_unknown_recipient",
-        "SMTP recipients refused: no device has that log address.",
-    ),
-    ("smtp_lines", "Log lines stored from mails."),
-];
-
 fn log_families(input: &PromInput, families: &mut Vec<Family>) {
-    if let Some(intake) = input.intake {
-        for (name, help) in INTAKE_COUNTERS {
-            if let Some(&v) = intake.get(name) {
-                add(
-                    families,
-                    &format!("feedwall_log_{name}_total"),
-                    Type::Counter,
-                    help,
-                    vec![],
-                    v,
-                );
-            }
-        }
+    for t in input.intake.unwrap_or_default() {
+        add(
+            families,
+            &format!("feedwall_log_{}_total", t.name),
+            Type::Counter,
+            t.help,
+            vec![],
+            t.value,
+        );
     }
     if let Some(d) = input.dshield {
         add(
@@ -727,11 +678,13 @@ mod tests {
         })
     }
 
-    fn intake() -> BTreeMap<&'static str, u64> {
-        let mut m: BTreeMap<&'static str, u64> = crate::logs::intake::Counters::default().totals();
-        m.insert("syslog_stored", 41);
-        m.insert("smtp_unknown_recipient", 3);
-        m
+    fn intake() -> Vec<crate::logs::intake::Total> {
+        let c = crate::logs::intake::Counters::default();
+        c.syslog_stored
+            .store(41, std::sync::atomic::Ordering::Relaxed);
+        c.smtp_unknown_recipient
+            .store(3, std::sync::atomic::Ordering::Relaxed);
+        c.totals()
     }
 
     fn dshield() -> DshieldStats {
@@ -754,7 +707,7 @@ mod tests {
             stats: Some(&s),
             snapshot: Some(snap.get()),
             health: Some(&h),
-            intake: Some(&i),
+            intake: Some(i.as_slice()),
             dshield: Some(&d),
             now_unix: NOW,
         })
@@ -1003,14 +956,12 @@ mod tests {
     fn log_intake_and_dshield_totals_are_counters() {
         let text = render_all();
         let s = check(&text);
-        for name in crate::logs::intake::Counters::default().totals().keys() {
+        for t in crate::logs::intake::Counters::default().totals() {
+            let family = format!("feedwall_log_{}_total", t.name);
+            assert!(get(&s, &family, &[]).is_some(), "{family}");
             assert!(
-                INTAKE_COUNTERS.iter().any(|(n, _)| n == name),
-                "intake counter {name} has no Prometheus family in prom.rs INTAKE_COUNTERS"
-            );
-            assert!(
-                get(&s, &format!("feedwall_log_{name}_total"), &[]).is_some(),
-                "{name}"
+                text.contains(&format!("# HELP {family} {}\n", t.help)),
+                "{family} without its description"
             );
         }
         assert_eq!(get(&s, "feedwall_log_syslog_stored_total", &[]), Some(41.0));

@@ -1500,6 +1500,8 @@ fn other(p: &Prepared) -> Vec<Snippet> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn a_wildcard_listen_address_stands_for_the_machine_s_own() {
         let servers: Vec<SocketAddr> = vec![
@@ -1530,8 +1532,6 @@ mod tests {
         // page asks to replace it).
         assert_eq!(reachable(&servers[..1], &[]), servers[..1].to_vec());
     }
-
-    use super::*;
 
     fn ctx(device: &str, servers: &[&str], lookups: &[(&str, &str, u32)]) -> SetupContext {
         SetupContext {

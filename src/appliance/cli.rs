@@ -239,13 +239,19 @@ impl ApplianceCmd {
                 Ok(())
             }
             ApplianceCmd::Network(a) => {
-                let said = if a.step == "begin" {
-                    network::begin(&a.settings)?
-                } else {
-                    network::watch(&a.settings, a.reboot)?
-                };
-                if let Some(s) = said {
-                    println!("{s}");
+                if a.step == "begin" {
+                    if let Some(said) = network::begin(&a.settings)? {
+                        println!("{said}");
+                    }
+                    return Ok(());
+                }
+                let watched = network::watch(&a.settings)?;
+                if let Some(w) = &watched {
+                    let reboot = a.reboot && matches!(w, network::Watched::RolledBack(_));
+                    println!("{}{}", w.message(), if reboot { ", rebooting" } else { "" });
+                    if reboot {
+                        super::request_reboot().context("cannot reboot")?;
+                    }
                 }
                 Ok(())
             }

@@ -304,7 +304,7 @@ pub fn render(o: &ConsoleOptions, ifaces: &[Iface]) -> String {
         ));
     }
     // Network settings on trial.
-    if let Some(t) = super::network::trial(&o.data.join("config")) {
+    if let Some(t) = super::network::trial(&cfg.appliance.settings_dir) {
         lines.push(format!(
             "network: new settings on trial: confirm them on the admin page within {} s of the boot, or the previous ones come back",
             t.confirm_within_secs

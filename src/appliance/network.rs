@@ -60,6 +60,14 @@ impl Settings {
     pub fn is_dhcp(&self) -> bool {
         self.address.is_none()
     }
+
+    /// `DHCP` or `static a.b.c.d/len`.
+    pub fn summary(&self) -> String {
+        match &self.address {
+            None => "DHCP".into(),
+            Some(a) => format!("static {a}"),
+        }
+    }
 }
 
 /// A field and what is wrong with it.
@@ -189,7 +197,7 @@ pub fn read(path: &Path) -> Settings {
 /// The trial in progress, if any.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Trial {
-    /// Seconds the operator has to confirm, from when the services came up.
+    /// Seconds the operator has to confirm, from the end of the boot script.
     pub confirm_within_secs: u64,
 }
 
@@ -275,45 +283,50 @@ pub fn begin(settings_dir: &Path) -> anyhow::Result<Option<String>> {
         &d.join(TRIAL_FILE),
         format!("confirm_within={secs}\n").as_bytes(),
     )?;
-    let s = read(&current);
-    let what = match &s.address {
-        None => "DHCP".to_string(),
-        Some(a) => format!("static {a}"),
-    };
     Ok(Some(format!(
-        "network: trying new settings ({what}); confirm them on the admin page within {secs} s or the previous ones come back"
+        "network: trying new settings ({}); confirm them on the admin page within {secs} s or the previous ones come back",
+        read(&current).summary()
     )))
 }
 
-/// Once the services run: wait for the operator to confirm a trial; at
-/// the deadline put the previous settings back and reboot. Returns what
-/// happened (nothing when there is no trial).
-pub fn watch(settings_dir: &Path, reboot: bool) -> anyhow::Result<Option<String>> {
+/// How a trial ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Watched {
+    /// The operator kept the new settings.
+    Confirmed,
+    /// Not confirmed within this many seconds: the previous settings are
+    /// back in place (they take effect at the next boot).
+    RolledBack(u64),
+}
+
+impl Watched {
+    pub fn message(&self) -> String {
+        match self {
+            Watched::Confirmed => "network: the new settings were confirmed".into(),
+            Watched::RolledBack(secs) => format!(
+                "network: the new settings were not confirmed within {secs} s: back to the previous ones"
+            ),
+        }
+    }
+}
+
+/// Once the services run: waits for the operator to confirm a trial; at
+/// the deadline puts the previous settings back (the caller reboots into
+/// them). `None` when there is no trial.
+pub fn watch(settings_dir: &Path) -> anyhow::Result<Option<Watched>> {
     let Some(t) = trial(settings_dir) else {
         return Ok(None);
     };
+    let on_trial = || settings_dir.join(TRIAL_FILE).exists();
     let deadline = Instant::now() + Duration::from_secs(t.confirm_within_secs);
-    while Instant::now() < deadline {
-        if !settings_dir.join(TRIAL_FILE).exists() {
-            return Ok(Some("network: the new settings were confirmed".into()));
-        }
+    while on_trial() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_secs(1));
     }
-    if !settings_dir.join(TRIAL_FILE).exists() {
-        return Ok(Some("network: the new settings were confirmed".into()));
+    if !on_trial() {
+        return Ok(Some(Watched::Confirmed));
     }
     restore(settings_dir).context("restoring the previous network settings")?;
-    let said = format!(
-        "network: the new settings were not confirmed within {} s: back to the previous ones{}",
-        t.confirm_within_secs,
-        if reboot { ", rebooting" } else { "" }
-    );
-    if reboot {
-        println!("{said}");
-        super::request_reboot().context("rebooting")?;
-        return Ok(None);
-    }
-    Ok(Some(said))
+    Ok(Some(Watched::RolledBack(t.confirm_within_secs)))
 }
 
 #[cfg(test)]
@@ -415,10 +428,9 @@ mod tests {
         save_next(dir, &first, MIN_CONFIRM).unwrap();
         begin(dir).unwrap();
         std::fs::write(dir.join(TRIAL_FILE), "confirm_within=0\n").unwrap();
-        let said = watch(dir, false).unwrap().unwrap();
-        assert!(said.contains("not confirmed"), "{said}");
+        assert_eq!(watch(dir).unwrap(), Some(Watched::RolledBack(0)));
         assert!(read(&dir.join(FILE)).is_dhcp());
         assert!(trial(dir).is_none());
-        assert_eq!(watch(dir, false).unwrap(), None);
+        assert_eq!(watch(dir).unwrap(), None);
     }
 }

@@ -29,7 +29,7 @@
 //! boot_dir = "/boot"     # the EFI system partition with the A/B boot slots
 //! max_bundle = "512MiB"
 //! reboot_after_upgrade = true
-//! settings_dir = "/data/config"   # the operator's time servers (`ntp`)
+//! settings_dir = "/data/config"   # the operator's network and time servers
 //! run_dir = "/run/feedwall"       # per-boot state (clock status)
 //!
 //! [[feed]]
@@ -416,10 +416,11 @@ pub struct ApplianceConfig {
     pub boot_dir: Option<PathBuf>,
     /// Largest upgrade bundle accepted.
     pub max_bundle: u64,
-    /// Reboot into the new build right after an upgrade from the admin page.
+    /// Restart right after an upgrade or a network change from the admin
+    /// page (the image sets it; tests leave it off).
     pub reboot_after_upgrade: bool,
-    /// The operator's appliance settings on the data partition (time
-    /// servers); default `/data/config`.
+    /// The operator's appliance settings on the data partition (network,
+    /// time servers); default `/data/config`.
     pub settings_dir: PathBuf,
     /// The image's per-boot directory (clock status); default
     /// `/run/feedwall`.

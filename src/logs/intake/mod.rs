@@ -22,7 +22,7 @@
 pub mod smtp;
 pub mod syslog;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
@@ -230,27 +230,95 @@ pub static COUNTERS: Counters = Counters {
     smtp_lines: AtomicU64::new(0),
 };
 
+/// One counter's value, with its metric name and description.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Total {
+    pub name: &'static str,
+    pub help: &'static str,
+    pub value: u64,
+}
+
 impl Counters {
-    /// Every counter by its metric name.
-    pub fn totals(&self) -> BTreeMap<&'static str, u64> {
+    /// Every counter: metric name, description, value.
+    pub fn totals(&self) -> Vec<Total> {
         [
-            ("syslog_messages", &self.syslog_messages),
-            ("syslog_stored", &self.syslog_stored),
-            ("syslog_unknown_sender", &self.syslog_unknown_sender),
-            ("syslog_queue_full", &self.syslog_queue_full),
-            ("syslog_too_long", &self.syslog_too_long),
-            ("syslog_store_failed", &self.syslog_store_failed),
-            ("syslog_tcp_busy", &self.syslog_tcp_busy),
-            ("syslog_tcp_timeouts", &self.syslog_tcp_timeouts),
-            ("smtp_connections", &self.smtp_connections),
-            ("smtp_busy", &self.smtp_busy),
-            ("smtp_accepted", &self.smtp_accepted),
-            ("smtp_refused", &self.smtp_refused),
-            ("smtp_unknown_recipient", &self.smtp_unknown_recipient),
-            ("smtp_lines", &self.smtp_lines),
+            (
+                "syslog_messages",
+                "Syslog messages received from registered devices and queued for storing.",
+                &self.syslog_messages,
+            ),
+            (
+                "syslog_stored",
+                "Syslog lines stored in the log archive.",
+                &self.syslog_stored,
+            ),
+            (
+                "syslog_unknown_sender",
+                "Syslog messages dropped: the sender is no registered device.",
+                &self.syslog_unknown_sender,
+            ),
+            (
+                "syslog_queue_full",
+                "Syslog UDP messages dropped: the store queue was full.",
+                &self.syslog_queue_full,
+            ),
+            (
+                "syslog_too_long",
+                "Syslog messages longer than the line limit (stored cut, as rejected).",
+                &self.syslog_too_long,
+            ),
+            (
+                "syslog_store_failed",
+                "Syslog lines lost because the log archive refused a write.",
+                &self.syslog_store_failed,
+            ),
+            (
+                "syslog_tcp_busy",
+                "Syslog TCP connections refused: too many open.",
+                &self.syslog_tcp_busy,
+            ),
+            (
+                "syslog_tcp_timeouts",
+                "Syslog TCP connections closed for idling.",
+                &self.syslog_tcp_timeouts,
+            ),
+            (
+                "smtp_connections",
+                "SMTP connections accepted.",
+                &self.smtp_connections,
+            ),
+            (
+                "smtp_busy",
+                "SMTP connections refused: too many open.",
+                &self.smtp_busy,
+            ),
+            (
+                "smtp_accepted",
+                "Mails stored (250 after DATA).",
+                &self.smtp_accepted,
+            ),
+            (
+                "smtp_refused",
+                "Mails refused after DATA (too large, undecodable, store failure).",
+                &self.smtp_refused,
+            ),
+            (
+                "smtp_unknown_recipient",
+                "SMTP recipients refused: no device has that log address.",
+                &self.smtp_unknown_recipient,
+            ),
+            (
+                "smtp_lines",
+                "Log lines stored from mails.",
+                &self.smtp_lines,
+            ),
         ]
         .into_iter()
-        .map(|(k, v)| (k, v.load(Relaxed)))
+        .map(|(name, help, v)| Total {
+            name,
+            help,
+            value: v.load(Relaxed),
+        })
         .collect()
     }
 }
